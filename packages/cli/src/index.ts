@@ -1,0 +1,5 @@
+/**
+ * @module
+ * The `outpost` command tree, for tests that drive the CLI in process.
+ */
+export { root } from './root.ts'

@@ -1,0 +1,23 @@
+/** The `outpost` command tree: each package contributes its subtree. */
+import type { Command } from '@outpost/command'
+import { keyserverCommand } from '@outpost/keyserver/cli'
+import { pkiCommand } from '@outpost/pki/cli'
+import { tlsDemoCommand } from '@outpost/tls/cli'
+import { screenCommand, listsCommand } from '@outpost/screening/cli'
+import { upCommand } from './up.ts'
+
+export const root: Command = {
+  name: 'outpost',
+  summary: 'Outpost: edge servers that hold nothing worth taking.',
+  description: `
+Services run in the safe region (keyserver, control) or at the edge (edge).
+'outpost up' starts a complete local deployment on loopback (what 'npm start' runs).`,
+  subcommands: [
+    upCommand,
+    keyserverCommand,
+    pkiCommand,
+    tlsDemoCommand,
+    screenCommand,
+    listsCommand,
+  ],
+}

@@ -1,0 +1,38 @@
+/**
+ * The boundary between the TLS handshake and whoever holds the private key
+ * (gokeyless exposes the remote key as Go's `crypto.Signer`; we do the same with
+ * an asynchronous interface, so a remote signature never blocks the event loop).
+ */
+import type { SignatureScheme } from './constants.ts'
+
+/**
+ * Signs TLS 1.3 CertificateVerify content (RFC 8446 §4.4.3): 64 spaces, the
+ * context string, a zero byte and the transcript hash. The handshake awaits it.
+ *
+ * @example
+ * ```ts
+ * const sig = await signer.sign(SignatureScheme.ecdsa_secp256r1_sha256, content)
+ * ```
+ */
+export interface Signer {
+  /** The schemes this key can produce, in preference order. */
+  readonly schemes: readonly SignatureScheme[]
+  /**
+   * Returns the signature over `content` for `scheme`. `content` is the whole
+   * CertificateVerify input (not a digest). Rejects on any failure; the handshake
+   * then fails with an internal_error alert.
+   */
+  sign(scheme: SignatureScheme, content: Uint8Array, context?: SignContext): Promise<Uint8Array>
+}
+
+/** Facts about the visitor's connection that a remote signer forwards for policy and audit. */
+export interface SignContext {
+  /** server_name from the ClientHello, if any. */
+  readonly serverName?: string
+  /** The visitor's IP address (4 or 16 bytes). */
+  readonly clientIp?: Uint8Array
+  /** The address the visitor connected to (4 or 16 bytes). */
+  readonly serverIp?: Uint8Array
+  /** Aborts the signature when the connection goes away. */
+  readonly signal?: AbortSignal
+}
