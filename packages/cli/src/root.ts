@@ -1,6 +1,6 @@
 /** The `outpost` command tree: each package contributes its subtree. */
 import type { Command } from '@outpost/command'
-import { keyserverCommand } from '@outpost/keyserver/cli'
+import { keyserverCommand, auditCommand } from '@outpost/keyserver/cli'
 import { pkiCommand } from '@outpost/pki/cli'
 import { tlsDemoCommand } from '@outpost/tls/cli'
 import { screenCommand, listsCommand } from '@outpost/screening/cli'
@@ -19,5 +19,6 @@ Services run in the safe region (keyserver, control) or at the edge (edge).
     tlsDemoCommand,
     screenCommand,
     listsCommand,
+    auditCommand,
   ],
 }

@@ -5,3 +5,8 @@ export const keyserverCommand: Command = {
   summary: 'Run and administer the key server',
   subcommands: [],
 }
+export const auditCommand: Command = {
+  name: 'audit',
+  summary: 'Work with hash-chained audit logs',
+  subcommands: [],
+}
