@@ -1,0 +1,327 @@
+/**
+ * Keyless v1 framing (docs/protocol/keyless.md §2): an 8-byte header (major,
+ * minor, uint16 Length, uint32 ID) followed by Length bytes of TLV items
+ * (uint8 tag, uint16 length, data). Integers are big-endian.
+ *
+ * Receiving follows the most widely deployed parser so that existing peers
+ * interoperate: unknown tags are skipped, a known tag may appear only once, the
+ * opcode item is exactly 1 byte, IP items are 4 or 16 bytes, an SKI that is not
+ * 20 bytes and a digest that is not 32 bytes are ignored, and 1–2 stray bytes
+ * after the last item are ignored (the parser stops when fewer than 3 remain).
+ * The Length field must equal the number of body bytes.
+ *
+ * Sending pads short frames to 1024 bytes by default ('gokeyless'), or to 1027
+ * bytes with an always-present padding item ('c'), or not at all ('none').
+ */
+import { DecodeError, Reader, Writer } from '@outpost/wire'
+import { KeylessEncodeError, KeylessFormatError } from '../errors.ts'
+import { Tag, isKnownTag, nameOfTag } from './constants.ts'
+
+/** One keyless request or response, as the items of a frame body. */
+export interface Operation {
+  /** Op code (requests) or status Response/Pong/Error (responses). */
+  opcode: number
+  /** Data to sign or decrypt; in responses the result, or the 1-byte ErrorCode of an Error. */
+  payload?: Uint8Array
+  /** Subject Key Identifier of the key (20 bytes; see `skiOf`). */
+  ski?: Uint8Array
+  /** Legacy key identifier: SHA-256 of the uppercase hex modulus/compressed point (32 bytes). */
+  digest?: Uint8Array
+  serverName?: string
+  /** The visitor's IP (4 or 16 bytes). */
+  clientIp?: Uint8Array
+  /** The IP the visitor connected to (4 or 16 bytes). */
+  serverIp?: Uint8Array
+  certId?: string
+  customFuncName?: string
+  extra?: Uint8Array
+  /** JSON object bytes, e.g. `{"request_id":"…"}`. */
+  requestContext?: Uint8Array
+  /** 1 byte; 0x01 = FedRAMP High. */
+  complianceRegion?: number
+  /** Outpost: the TLS 1.3 SignatureScheme of an Op.SignTls13 request. */
+  signatureScheme?: number
+}
+
+/** A decoded frame: header fields plus the operation its body carries. */
+export interface Frame {
+  major: number
+  minor: number
+  /** Request ID chosen by the client, echoed by the server. */
+  id: number
+  op: Operation
+}
+
+/** The fixed part of a frame. */
+export interface FrameHeader {
+  major: number
+  minor: number
+  /** Body bytes that follow the header. */
+  length: number
+  id: number
+}
+
+/** How a sender pads short frames (docs/protocol/keyless.md §6). */
+export type Padding = 'gokeyless' | 'c' | 'none'
+
+export const HEADER_BYTES = 8
+export const MAX_BODY_BYTES = 0xffff
+/** Short frames are padded to this size (plus 3 in the C style). */
+export const PADDED_FRAME_BYTES = 1024
+export const PROTOCOL_MAJOR = 1
+export const PROTOCOL_MINOR = 0
+
+const utf8Encoder = new TextEncoder()
+// fatal: invalid UTF-8 in a string item is a format error, not U+FFFD.
+// ignoreBOM: keep a leading U+FEFF so strings round-trip exactly.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * Encodes one frame, header and body, with major version 1, minor 0.
+ *
+ * @example
+ * ```ts
+ * const ping = encodeFrame(1, { opcode: Op.Ping }) // 1024 bytes, vector V1
+ * ```
+ */
+export function encodeFrame(id: number, op: Operation, padding: Padding = 'gokeyless'): Uint8Array {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+    throw new KeylessEncodeError(`Cannot encode keyless frame: ID ${id} is not a uint32`)
+  }
+  const body = new Writer(1024)
+  writeItems(body, op)
+  const itemBytes = body.length
+  const unpadded = HEADER_BYTES + itemBytes
+  if (padding === 'gokeyless' && unpadded < PADDED_FRAME_BYTES) {
+    // Pad to exactly 1024 bytes; when 8+B is 1021..1023 the item header alone
+    // overshoots, and a zero-length padding item is still sent (1024..1026 bytes).
+    body.u8(Tag.Padding).u16(0)
+    const n = Math.max(0, PADDED_FRAME_BYTES - (unpadded + 3))
+    patchPadding(body, n)
+  } else if (padding === 'c') {
+    // Always a padding item; short frames become 1027 bytes.
+    const n = unpadded < PADDED_FRAME_BYTES ? PADDED_FRAME_BYTES - unpadded : 0
+    body.u8(Tag.Padding).u16(0)
+    patchPadding(body, n)
+  }
+  if (body.length > MAX_BODY_BYTES) {
+    throw new KeylessEncodeError(
+      `Cannot encode keyless frame: body of ${body.length} bytes exceeds ${MAX_BODY_BYTES}`,
+    )
+  }
+  const out = new Writer(HEADER_BYTES + body.length)
+  out.u8(PROTOCOL_MAJOR).u8(PROTOCOL_MINOR).u16(body.length).u32(id).bytes(body.view())
+  return out.finish()
+}
+
+// The padding item header was written with length 0; rewrite it with n and append n zeros.
+function patchPadding(body: Writer, n: number): void {
+  if (n === 0) return
+  const view = body.view()
+  const at = view.length - 2
+  view[at] = n >>> 8
+  view[at + 1] = n & 0xff
+  body.zeros(n)
+}
+
+function item(w: Writer, tag: number, data: Uint8Array): void {
+  if (data.length > MAX_BODY_BYTES) {
+    throw new KeylessEncodeError(
+      `Cannot encode keyless frame: ${nameOfTag(tag)} item of ${data.length} bytes exceeds ${MAX_BODY_BYTES}`,
+    )
+  }
+  w.u8(tag).vec16(data)
+}
+
+function fixed(tag: number, data: Uint8Array, sizes: readonly number[]): Uint8Array {
+  if (!sizes.includes(data.length)) {
+    throw new KeylessEncodeError(
+      `Cannot encode keyless frame: ${nameOfTag(tag)} must be ${sizes.join(' or ')} bytes, got ${data.length}`,
+    )
+  }
+  return data
+}
+
+function uint(tag: number, v: number, bytes: 1 | 2): Uint8Array {
+  const max = bytes === 1 ? 0xff : 0xffff
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw new KeylessEncodeError(
+      `Cannot encode keyless frame: ${nameOfTag(tag)} value ${v} does not fit ${bytes} byte(s)`,
+    )
+  }
+  return bytes === 1 ? Uint8Array.of(v) : Uint8Array.of(v >>> 8, v & 0xff)
+}
+
+// Item order: opcode, payload, SKI, server IP, SNI is the order existing Go peers
+// use (vector V3); the rest follow in tag order.
+function writeItems(w: Writer, op: Operation): void {
+  item(w, Tag.Opcode, uint(Tag.Opcode, op.opcode, 1))
+  if (op.payload !== undefined) item(w, Tag.Payload, op.payload)
+  if (op.ski !== undefined) item(w, Tag.Ski, fixed(Tag.Ski, op.ski, [20]))
+  if (op.digest !== undefined) {
+    item(w, Tag.CertificateDigest, fixed(Tag.CertificateDigest, op.digest, [32]))
+  }
+  if (op.clientIp !== undefined) item(w, Tag.ClientIp, fixed(Tag.ClientIp, op.clientIp, [4, 16]))
+  if (op.serverIp !== undefined) item(w, Tag.ServerIp, fixed(Tag.ServerIp, op.serverIp, [4, 16]))
+  if (op.serverName !== undefined) item(w, Tag.ServerName, utf8Encoder.encode(op.serverName))
+  if (op.certId !== undefined) item(w, Tag.CertId, utf8Encoder.encode(op.certId))
+  if (op.customFuncName !== undefined) {
+    item(w, Tag.CustomFuncName, utf8Encoder.encode(op.customFuncName))
+  }
+  if (op.extra !== undefined) item(w, Tag.Extra, op.extra)
+  if (op.requestContext !== undefined) item(w, Tag.RequestContext, op.requestContext)
+  if (op.complianceRegion !== undefined) {
+    item(w, Tag.ComplianceRegion, uint(Tag.ComplianceRegion, op.complianceRegion, 1))
+  }
+  if (op.signatureScheme !== undefined) {
+    item(w, Tag.SignatureScheme, uint(Tag.SignatureScheme, op.signatureScheme, 2))
+  }
+}
+
+/**
+ * Reads the 8-byte header at the start of `bytes` (which may hold more).
+ *
+ * @example
+ * ```ts
+ * const { id, length } = decodeHeader(frameBytes)
+ * ```
+ */
+export function decodeHeader(bytes: Uint8Array): FrameHeader {
+  return wrapDecode(() => {
+    const r = new Reader(bytes, 'keyless frame')
+    return { major: r.u8('major'), minor: r.u8('minor'), length: r.u16('Length'), id: r.u32('ID') }
+  })
+}
+
+/**
+ * Decodes exactly one frame; `bytes` must be the header plus exactly Length body
+ * bytes. Any violation throws KeylessFormatError.
+ *
+ * @example
+ * ```ts
+ * const { id, op } = decodeFrame(encodeFrame(7, { opcode: Op.Ping }))
+ * ```
+ */
+export function decodeFrame(bytes: Uint8Array): Frame {
+  return wrapDecode(() => {
+    const r = new Reader(bytes, 'keyless frame')
+    const major = r.u8('major')
+    const minor = r.u8('minor')
+    const length = r.u16('Length')
+    const id = r.u32('ID')
+    if (r.left !== length) {
+      throw new KeylessFormatError(
+        `Cannot decode keyless frame: Length is ${length} but ${r.left} body bytes follow`,
+      )
+    }
+    return { major, minor, id, op: decodeItems(new Reader(r.rest(), 'keyless frame')) }
+  })
+}
+
+function wrapDecode<T>(f: () => T): T {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof DecodeError) throw new KeylessFormatError(e.message, { cause: e })
+    throw e
+  }
+}
+
+function decodeItems(r: Reader): Operation {
+  const seen = new Set<number>()
+  const op: Partial<Operation> = {}
+  // The parser stops when fewer than 3 bytes (one item header) remain, so 1–2
+  // stray trailing bytes are ignored, as existing peers do.
+  while (r.left >= 3) {
+    const tag = r.u8('tag')
+    const data = r.vec16(`${nameOfTag(tag)} item`)
+    if (!isKnownTag(tag)) continue
+    if (seen.has(tag)) {
+      throw new KeylessFormatError(
+        `Cannot decode keyless frame: item ${nameOfTag(tag)} (0x${tag.toString(16).padStart(2, '0')}) appears twice`,
+      )
+    }
+    seen.add(tag)
+    switch (tag) {
+      case Tag.Opcode:
+        op.opcode = exactly(tag, data, 1)[0] ?? 0
+        break
+      case Tag.Payload:
+        op.payload = data.slice()
+        break
+      case Tag.Ski:
+        // Not 20 bytes: ignored, not an error (existing servers do the same).
+        if (data.length === 20) op.ski = data.slice()
+        break
+      case Tag.CertificateDigest:
+        if (data.length === 32) op.digest = data.slice()
+        break
+      case Tag.ClientIp:
+        op.clientIp = ip(tag, data)
+        break
+      case Tag.ServerIp:
+        op.serverIp = ip(tag, data)
+        break
+      case Tag.ServerName:
+        op.serverName = text(tag, data)
+        break
+      case Tag.CertId:
+        op.certId = text(tag, data)
+        break
+      case Tag.CustomFuncName:
+        op.customFuncName = text(tag, data)
+        break
+      case Tag.Extra:
+        op.extra = data.slice()
+        break
+      case Tag.RequestContext:
+        op.requestContext = data.slice()
+        break
+      case Tag.ComplianceRegion:
+        op.complianceRegion = exactly(tag, data, 1)[0] ?? 0
+        break
+      case Tag.SignatureScheme: {
+        const s = exactly(tag, data, 2)
+        op.signatureScheme = ((s[0] ?? 0) << 8) | (s[1] ?? 0)
+        break
+      }
+      default:
+        // Padding and the Jaeger span: known (so checked for duplicates), not kept.
+        break
+    }
+  }
+  const { opcode } = op
+  if (opcode === undefined) {
+    throw new KeylessFormatError('Cannot decode keyless frame: no opcode item')
+  }
+  return { ...op, opcode }
+}
+
+function exactly(tag: number, data: Uint8Array, n: number): Uint8Array {
+  if (data.length !== n) {
+    throw new KeylessFormatError(
+      `Cannot decode keyless frame: ${nameOfTag(tag)} item must be ${n} byte(s), got ${data.length}`,
+    )
+  }
+  return data
+}
+
+function ip(tag: number, data: Uint8Array): Uint8Array {
+  if (data.length !== 4 && data.length !== 16) {
+    throw new KeylessFormatError(
+      `Cannot decode keyless frame: ${nameOfTag(tag)} item must be 4 or 16 bytes, got ${data.length}`,
+    )
+  }
+  return data.slice()
+}
+
+function text(tag: number, data: Uint8Array): string {
+  try {
+    return utf8Decoder.decode(data)
+  } catch (e) {
+    throw new KeylessFormatError(
+      `Cannot decode keyless frame: ${nameOfTag(tag)} item is not valid UTF-8`,
+      { cause: e },
+    )
+  }
+}
