@@ -170,6 +170,7 @@ async function issue(o: IssueOptions): Promise<Issued> {
   const signer = await importSigningKey(o.ca.keyPem)
   const keys = await generate(o.keyType)
   // RFC 5280 §4.2.1.3: RSA keys may also be used for key transport.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- KeyUsageFlags is a bit set; OR of members is a valid value
   const usage: x509.KeyUsageFlags = o.keyType.startsWith('rsa')
     ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
     : x509.KeyUsageFlags.digitalSignature
