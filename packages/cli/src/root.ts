@@ -4,6 +4,7 @@ import { keyserverCommand, auditCommand } from '@outpost/keyserver/cli'
 import { pkiCommand } from '@outpost/pki/cli'
 import { tlsDemoCommand } from '@outpost/tls/cli'
 import { screenCommand, listsCommand } from '@outpost/screening/cli'
+import { edgeCommand } from '@outpost/edge/cli'
 import { upCommand } from './up.ts'
 
 export const root: Command = {
@@ -15,6 +16,7 @@ Services run in the safe region (keyserver, control) or at the edge (edge).
   subcommands: [
     upCommand,
     keyserverCommand,
+    edgeCommand,
     pkiCommand,
     tlsDemoCommand,
     screenCommand,
