@@ -1,0 +1,135 @@
+/**
+ * Private keys held in software: parsing, type detection and the SKI the keyless
+ * client names them by (docs keyless-wire-format §1.7).
+ */
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+import { Reader, toHex } from '@outpost/wire'
+import { derTlv } from './_der.ts'
+import { KeyServerError } from './errors.ts'
+
+/** The key types the key server signs with. */
+export const KeyType = {
+  Rsa: 'rsa',
+  EcdsaP256: 'ecdsa-p256',
+  EcdsaP384: 'ecdsa-p384',
+  Ed25519: 'ed25519',
+} as const
+export type KeyType = (typeof KeyType)[keyof typeof KeyType]
+
+/** A private key held in this process. */
+export interface SoftwareKey {
+  readonly type: KeyType
+  readonly ski: Uint8Array
+  readonly skiHex: string
+  readonly privateKey: KeyObject
+  readonly publicKey: KeyObject
+  /** RSA modulus length in bits. */
+  readonly modulusBits: number
+  /** The EC private scalar (big-endian, field-sized) for digest signing; zeroised by {@link wipeSoftwareKey}. */
+  readonly scalar: Uint8Array | undefined
+}
+
+/**
+ * SHA-1 over the contents of the subjectPublicKey BIT STRING of the key's
+ * SubjectPublicKeyInfo, without the unused-bits byte (RFC 5280 §4.2.1.2 (1)).
+ */
+export function skiOfPublicKey(publicKey: KeyObject): Uint8Array {
+  const key = publicKey.type === 'private' ? createPublicKey(publicKey) : publicKey
+  const spki = new Uint8Array(key.export({ type: 'spki', format: 'der' }))
+  const outer = derTlv(new Reader(spki, 'SubjectPublicKeyInfo'), 0x30, 'SubjectPublicKeyInfo')
+  derTlv(outer, 0x30, 'AlgorithmIdentifier')
+  const bits = derTlv(outer, 0x03, 'subjectPublicKey')
+  bits.u8('unused bits')
+  return new Uint8Array(createHash('sha1').update(bits.rest()).digest())
+}
+
+/** Detects the key type; throws for anything the key server does not sign with. */
+export function keyTypeOf(key: KeyObject): KeyType {
+  const kind = key.asymmetricKeyType
+  if (kind === 'rsa') return KeyType.Rsa
+  if (kind === 'ed25519') return KeyType.Ed25519
+  if (kind === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve
+    if (curve === 'prime256v1') return KeyType.EcdsaP256
+    if (curve === 'secp384r1') return KeyType.EcdsaP384
+    throw new KeyServerError(
+      'ERR_KEYSERVER_KEY',
+      `Cannot load key: unsupported curve "${String(curve)}"`,
+    )
+  }
+  throw new KeyServerError(
+    'ERR_KEYSERVER_KEY',
+    `Cannot load key: unsupported key type "${String(kind)}"`,
+  )
+}
+
+/**
+ * Loads a private key from PEM or DER (PKCS#8, SEC1, PKCS#1) bytes. The caller
+ * keeps ownership of `input` and should zeroise it.
+ */
+export function loadSoftwareKey(input: Uint8Array): SoftwareKey {
+  let privateKey: KeyObject
+  try {
+    const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+    const isPem = buf.includes('-----BEGIN')
+    privateKey = isPem
+      ? createPrivateKey({ key: buf, format: 'pem' })
+      : createPrivateKey({ key: buf, format: 'der', type: 'pkcs8' })
+  } catch (e) {
+    throw new KeyServerError(
+      'ERR_KEYSERVER_KEY',
+      'Cannot load key: not a private key in PEM or PKCS#8 DER',
+      {
+        cause: e,
+      },
+    )
+  }
+  return softwareKeyFrom(privateKey)
+}
+
+export function softwareKeyFrom(privateKey: KeyObject): SoftwareKey {
+  if (privateKey.type !== 'private') {
+    throw new KeyServerError('ERR_KEYSERVER_KEY', 'Cannot load key: expected a private key')
+  }
+  const type = keyTypeOf(privateKey)
+  const publicKey = createPublicKey(privateKey)
+  const ski = skiOfPublicKey(publicKey)
+  return {
+    type,
+    ski,
+    skiHex: toHex(ski),
+    privateKey,
+    publicKey,
+    modulusBits: type === KeyType.Rsa ? (privateKey.asymmetricKeyDetails?.modulusLength ?? 0) : 0,
+    scalar:
+      type === KeyType.EcdsaP256 || type === KeyType.EcdsaP384
+        ? ecScalarOf(privateKey, type === KeyType.EcdsaP256 ? 32 : 48)
+        : undefined,
+  }
+}
+
+/** Reads d out of the SEC1 ECPrivateKey (RFC 5915 §3), left-padded to `size` bytes. */
+function ecScalarOf(key: KeyObject, size: number): Uint8Array {
+  const der = key.export({ format: 'der', type: 'sec1' })
+  try {
+    const seq = derTlv(new Reader(der, 'ECPrivateKey'), 0x30, 'ECPrivateKey')
+    derTlv(seq, 0x02, 'version')
+    const d = derTlv(seq, 0x04, 'privateKey').rest()
+    if (d.length > size) throw new RangeError('Cannot decode ECPrivateKey: scalar too long')
+    const out = new Uint8Array(size)
+    out.set(d, size - d.length)
+    return out
+  } finally {
+    der.fill(0)
+  }
+}
+
+/** Zeroises what can be zeroised; KeyObjects are released to the collector. */
+export function wipeSoftwareKey(key: SoftwareKey): void {
+  key.scalar?.fill(0)
+}
+
+/** PKCS#8 DER of the key, for sealing. The caller zeroises the result. */
+export function exportPkcs8(key: SoftwareKey): Buffer {
+  return key.privateKey.export({ format: 'der', type: 'pkcs8' })
+}
