@@ -13,3 +13,13 @@
 export * from './codec/index.ts'
 export * from './errors.ts'
 export { skiOf, certificateDigestOf } from './key-id.ts'
+export {
+  serveConnection,
+  errorResponse,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_IN_FLIGHT,
+  type PeerInfo,
+  type OperationHandler,
+  type ServeOptions,
+  type ServeEvent,
+} from './server.ts'

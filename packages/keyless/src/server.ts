@@ -1,0 +1,316 @@
+/**
+ * The server side of one keyless connection: deframing, request-ID multiplexing,
+ * ping, and dispatch to an application handler.
+ *
+ * Design. Every frame carries a client-chosen request ID, and the server's only
+ * duty towards IDs is to echo them: it never checks them for uniqueness. Each
+ * request other than a ping runs as its own promise, and its answer is written
+ * the moment it settles, so a slow RSA signature never holds up a fast ECDSA one
+ * behind it (answers leave out of order; clients match them by ID). Two limits
+ * keep one peer from exhausting the process:
+ *
+ *  - in-flight work: at most `maxInFlight` handler calls per connection. A
+ *    request beyond that is answered at once with ErrorCode.Busy rather than
+ *    queued, so the client can fail over instead of waiting.
+ *  - buffered output: when the socket's write buffer passes `highWaterMarkBytes`
+ *    (a peer that sends but does not read), reading stops until it drains, so
+ *    pipelined requests cannot grow the output buffer without bound. The
+ *    deframer holds at most one partial frame (≤ 8 + 65535 bytes).
+ *
+ * Malformed input: a frame whose header arrived but whose body does not parse is
+ * answered with ErrorCode.Format under its ID (the stream is still in sync,
+ * because Length delimits the frame), and the connection stays open. A header
+ * that announces more than `maxBodyBytes`, or a stream that ends inside a frame,
+ * cannot be answered; the connection is closed and an event reported.
+ *
+ * Version: a major version other than 1 is answered like any request, with a
+ * 1.0 reply (what the Go server does), not with VersionMismatch (what the C
+ * server does): the minor and major bytes have never been used to change the
+ * format, and answering keeps the peer's request ID and error handling intact.
+ */
+import type { Duplex } from 'node:stream'
+import { ErrorCode, Op, isResponseOp, nameOfOp } from './codec/constants.ts'
+import { Deframer } from './codec/deframer.ts'
+import {
+  MAX_BODY_BYTES,
+  PROTOCOL_MAJOR,
+  decodeFrame,
+  decodeHeader,
+  encodeFrame,
+  type Operation,
+  type Padding,
+} from './codec/frame.ts'
+import { KeylessFormatError } from './errors.ts'
+
+/** Who is on the other end, as established by the transport (mTLS). */
+export interface PeerInfo {
+  remoteAddress: string
+  nodeId?: string
+  region?: string
+  country?: string
+}
+
+/**
+ * Answers one request. Returns an Op.Response or Op.Error operation. A rejection
+ * is answered with ErrorCode.Internal (and reported). `signal` aborts when the
+ * connection closes. Unknown opcodes reach the handler, which should answer
+ * ErrorCode.BadOpcode.
+ */
+export type OperationHandler = (
+  op: Operation,
+  peer: PeerInfo,
+  signal: AbortSignal,
+) => Promise<Operation>
+
+/**
+ * What `onEvent` reports. `kind` is one of: 'format-error' (answered with
+ * Format), 'frame-error' (unanswerable framing, connection closed), 'truncated'
+ * (stream ended inside a frame), 'version' (major ≠ 1, answered anyway),
+ * 'unexpected-opcode', 'busy', 'handler-error', 'idle-timeout', 'socket-error',
+ * 'paused', 'resumed', 'closed'.
+ */
+export interface ServeEvent {
+  kind: string
+  detail?: string
+}
+
+export interface ServeOptions {
+  peer: PeerInfo
+  /** Handler calls allowed in flight on this connection (default 1024). */
+  maxInFlight?: number
+  /** Close the connection after this long with no input and no work in flight (default 30000). */
+  idleTimeoutMs?: number
+  onEvent?: (e: ServeEvent) => void
+  /** Largest request body accepted (default 65535). */
+  maxBodyBytes?: number
+  /** Stop reading while more than this many bytes wait to be written (default 1 MiB). */
+  highWaterMarkBytes?: number
+  /** Padding of answers (default 'gokeyless'). */
+  padding?: Padding
+}
+
+export const DEFAULT_MAX_IN_FLIGHT = 1024
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000
+const DEFAULT_HIGH_WATER_MARK = 1 << 20
+// After an idle close, wait this long for the peer's FIN before destroying.
+const CLOSE_GRACE_MS = 5_000
+
+/**
+ * An Op.Error answer carrying `code`.
+ *
+ * @example
+ * ```ts
+ * return errorResponse(ErrorCode.KeyNotFound)
+ * ```
+ */
+export function errorResponse(code: number): Operation {
+  return { opcode: Op.Error, payload: Uint8Array.of(code) }
+}
+
+/**
+ * Serves keyless requests arriving on `socket` (usually a TLSSocket after the
+ * mTLS handshake) until it closes. Never throws; problems go to `onEvent`.
+ *
+ * @example
+ * ```ts
+ * tls.createServer(opts, (socket) => {
+ *   serveConnection(socket, handler, { peer: { remoteAddress: socket.remoteAddress ?? '' } })
+ * })
+ * ```
+ */
+export function serveConnection(
+  socket: Duplex,
+  handler: OperationHandler,
+  options: ServeOptions,
+): void {
+  new ServerConnection(socket, handler, options)
+}
+
+class ServerConnection {
+  readonly #socket: Duplex
+  readonly #handler: OperationHandler
+  readonly #peer: PeerInfo
+  readonly #maxInFlight: number
+  readonly #highWaterMark: number
+  readonly #padding: Padding
+  readonly #onEvent: (e: ServeEvent) => void
+  readonly #deframer: Deframer
+  readonly #abort = new AbortController()
+  readonly #idleTimer: NodeJS.Timeout
+  #inFlight = 0
+  #peerEnded = false
+  #paused = false
+  #closed = false
+
+  constructor(socket: Duplex, handler: OperationHandler, o: ServeOptions) {
+    this.#socket = socket
+    this.#handler = handler
+    this.#peer = o.peer
+    this.#maxInFlight = o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
+    this.#highWaterMark = o.highWaterMarkBytes ?? DEFAULT_HIGH_WATER_MARK
+    this.#padding = o.padding ?? 'gokeyless'
+    const onEvent = o.onEvent
+    this.#onEvent = (e) => {
+      try {
+        onEvent?.(e)
+      } catch {
+        // A faulty logger must not take the connection down.
+      }
+    }
+    this.#deframer = new Deframer({ maxBodyBytes: o.maxBodyBytes ?? MAX_BODY_BYTES })
+    this.#idleTimer = setTimeout(() => {
+      this.#onIdle()
+    }, o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS)
+    this.#idleTimer.unref()
+
+    socket.on('data', (chunk: Uint8Array) => {
+      this.#onData(chunk)
+    })
+    socket.on('end', () => {
+      if (this.#deframer.pendingBytes > 0) {
+        this.#onEvent({
+          kind: 'truncated',
+          detail: `stream ended inside a frame (${this.#deframer.pendingBytes} bytes held)`,
+        })
+      }
+      // The peer sends no more; finish the answers in flight, then close our side.
+      this.#peerEnded = true
+      if (this.#inFlight === 0) socket.end()
+    })
+    socket.on('drain', () => {
+      this.#maybeResume()
+    })
+    socket.on('error', (e: Error) => {
+      this.#onEvent({ kind: 'socket-error', detail: e.message })
+      socket.destroy()
+    })
+    socket.on('close', () => {
+      this.#closed = true
+      clearTimeout(this.#idleTimer)
+      this.#abort.abort(new Error('keyless connection closed'))
+      this.#onEvent({ kind: 'closed' })
+    })
+  }
+
+  #onData(chunk: Uint8Array): void {
+    this.#idleTimer.refresh()
+    let frames: Uint8Array[]
+    try {
+      frames = this.#deframer.push(chunk)
+    } catch (e) {
+      // The header cannot be trusted to delimit a frame: nothing can be answered.
+      this.#onEvent({ kind: 'frame-error', detail: (e as Error).message })
+      this.#socket.destroy()
+      return
+    }
+    for (const bytes of frames) {
+      if (this.#closed) return
+      this.#onFrame(bytes)
+    }
+  }
+
+  #onFrame(bytes: Uint8Array): void {
+    const { id, major } = decodeHeader(bytes)
+    let op: Operation
+    try {
+      op = decodeFrame(bytes).op
+    } catch (e) {
+      if (!(e instanceof KeylessFormatError)) throw e
+      this.#onEvent({ kind: 'format-error', detail: `request ${id}: ${e.message}` })
+      this.#respond(id, errorResponse(ErrorCode.Format))
+      return
+    }
+    if (major !== PROTOCOL_MAJOR) {
+      this.#onEvent({ kind: 'version', detail: `request ${id} has major version ${major}` })
+    }
+    if (op.opcode === Op.Ping) {
+      // Echo the payload if there was one; a payload-less ping is valid (the Go
+      // health checker sends those), so it never gets Format.
+      this.#respond(
+        id,
+        op.payload === undefined ? { opcode: Op.Pong } : { opcode: Op.Pong, payload: op.payload },
+      )
+      return
+    }
+    if (isResponseOp(op.opcode)) {
+      this.#onEvent({ kind: 'unexpected-opcode', detail: `request ${id}: ${nameOfOp(op.opcode)}` })
+      this.#respond(id, errorResponse(ErrorCode.UnexpectedOpcode))
+      return
+    }
+    if (this.#inFlight >= this.#maxInFlight) {
+      this.#onEvent({ kind: 'busy', detail: `request ${id}: ${this.#inFlight} in flight` })
+      this.#respond(id, errorResponse(ErrorCode.Busy))
+      return
+    }
+    this.#dispatch(id, op)
+  }
+
+  #dispatch(id: number, op: Operation): void {
+    this.#inFlight++
+    let answer: Promise<Operation>
+    try {
+      answer = this.#handler(op, this.#peer, this.#abort.signal)
+    } catch (e) {
+      answer = Promise.reject(e instanceof Error ? e : new Error(String(e)))
+    }
+    answer
+      .then(
+        (res) => {
+          this.#respond(id, res)
+        },
+        (e: unknown) => {
+          this.#onEvent({
+            kind: 'handler-error',
+            detail: `request ${id} (${nameOfOp(op.opcode)}): ${e instanceof Error ? e.message : String(e)}`,
+          })
+          this.#respond(id, errorResponse(ErrorCode.Internal))
+        },
+      )
+      .finally(() => {
+        this.#inFlight--
+        if (this.#closed) return
+        this.#idleTimer.refresh()
+        if (this.#peerEnded && this.#inFlight === 0) this.#socket.end()
+      })
+      .catch(() => undefined)
+  }
+
+  #respond(id: number, op: Operation): void {
+    if (this.#closed || !this.#socket.writable) return
+    let bytes: Uint8Array
+    try {
+      bytes = encodeFrame(id, op, this.#padding)
+    } catch (e) {
+      this.#onEvent({ kind: 'handler-error', detail: `request ${id}: ${(e as Error).message}` })
+      bytes = encodeFrame(id, errorResponse(ErrorCode.Internal), this.#padding)
+    }
+    const ok = this.#socket.write(bytes)
+    if ((!ok || this.#socket.writableLength > this.#highWaterMark) && !this.#paused) {
+      this.#paused = true
+      this.#socket.pause()
+      this.#onEvent({
+        kind: 'paused',
+        detail: `${this.#socket.writableLength} bytes waiting to be written`,
+      })
+    }
+  }
+
+  #maybeResume(): void {
+    if (!this.#paused || this.#closed) return
+    if (this.#socket.writableLength > this.#highWaterMark) return
+    this.#paused = false
+    this.#socket.resume()
+    this.#onEvent({ kind: 'resumed' })
+  }
+
+  #onIdle(): void {
+    if (this.#closed) return
+    if (this.#inFlight > 0) {
+      this.#idleTimer.refresh()
+      return
+    }
+    this.#onEvent({ kind: 'idle-timeout' })
+    this.#socket.end()
+    setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS).unref()
+  }
+}
