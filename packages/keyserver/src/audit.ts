@@ -1,0 +1,195 @@
+/**
+ * The audit log: one JSON object per line, each carrying the SHA-256 of the
+ * previous line (`prev`, 64 zeros for the first) and a sequence number, so an
+ * edited, deleted or reordered line breaks the chain at the line after it.
+ * (A chain cannot show that lines were cut from the end; ship the log, or its
+ * last hash, off the machine for that.)
+ *
+ * Records are chained synchronously in the order operations finish, and written
+ * in batches on the next turn of the event loop, so auditing never waits on
+ * the disk per operation.
+ */
+import { createHash } from 'node:crypto'
+import { closeSync, openSync, readSync, fstatSync, type PathLike } from 'node:fs'
+import { open, readFile, type FileHandle } from 'node:fs/promises'
+import { KeyServerError } from './errors.ts'
+
+export interface AuditEntry {
+  /** Node id from the client certificate, or null. */
+  readonly node: string | null
+  /** Key SKI in hex, or null when the request named none. */
+  readonly ski: string | null
+  /** Operation name, e.g. "SignTls13" or "0x42". */
+  readonly op: string
+  readonly sni: string | null
+  readonly clientIp: string | null
+  /** "ok" or the error code's name, e.g. "PolicyDenied". */
+  readonly result: string
+  readonly latencyUs: number
+}
+
+export interface AuditRecord extends AuditEntry {
+  readonly seq: number
+  readonly prev: string
+  readonly time: string
+}
+
+const GENESIS = '0'.repeat(64)
+
+function sha256Hex(line: string): string {
+  return createHash('sha256').update(line).digest('hex')
+}
+
+/** Reads the last line of a file without reading the whole file. */
+function lastLine(path: PathLike): string | undefined {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    const size = fstatSync(fd).size
+    let chunk = 4096
+    for (;;) {
+      const start = Math.max(0, size - chunk)
+      const buf = Buffer.alloc(size - start)
+      readSync(fd, buf, 0, buf.length, start)
+      const text = buf.toString('utf8').replace(/\n+$/, '')
+      const nl = text.lastIndexOf('\n')
+      if (nl >= 0 || start === 0) return text.slice(nl + 1) || undefined
+      chunk *= 4
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export class AuditLog {
+  readonly #file: FileHandle
+  #prev: string
+  #seq: number
+  #pending: string[] = []
+  #writing: Promise<void> = Promise.resolve()
+  #scheduled = false
+  #closed = false
+
+  private constructor(file: FileHandle, prev: string, seq: number) {
+    this.#file = file
+    this.#prev = prev
+    this.#seq = seq
+  }
+
+  /** Opens (or creates) `path` and continues its chain. */
+  static async open(path: string): Promise<AuditLog> {
+    const last = lastLine(path)
+    let prev = GENESIS
+    let seq = 0
+    if (last !== undefined) {
+      let rec: { seq?: unknown }
+      try {
+        rec = JSON.parse(last) as { seq?: unknown }
+      } catch (e) {
+        throw new KeyServerError(
+          'ERR_KEYSERVER_AUDIT',
+          `Cannot continue audit log ${path}: last line is not JSON`,
+          {
+            cause: e,
+          },
+        )
+      }
+      if (typeof rec.seq !== 'number') {
+        throw new KeyServerError(
+          'ERR_KEYSERVER_AUDIT',
+          `Cannot continue audit log ${path}: last line has no seq`,
+        )
+      }
+      prev = sha256Hex(last)
+      seq = rec.seq + 1
+    }
+    return new AuditLog(await open(path, 'a', 0o600), prev, seq)
+  }
+
+  /** Chains and queues one record. */
+  append(entry: AuditEntry): void {
+    if (this.#closed) return
+    const rec: AuditRecord = {
+      seq: this.#seq++,
+      prev: this.#prev,
+      time: new Date().toISOString(),
+      ...entry,
+    }
+    const line = JSON.stringify(rec)
+    this.#prev = sha256Hex(line)
+    this.#pending.push(line + '\n')
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(() => {
+        this.#scheduled = false
+        void this.flush()
+      })
+    }
+  }
+
+  /** Writes every queued record. */
+  flush(): Promise<void> {
+    if (this.#pending.length > 0) {
+      const data = this.#pending.join('')
+      this.#pending = []
+      this.#writing = this.#writing.then(async () => {
+        await this.#file.write(data)
+      })
+    }
+    return this.#writing
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.flush()
+    this.#closed = true
+    await this.#file.close()
+  }
+}
+
+export type AuditVerdict =
+  | { readonly ok: true; readonly count: number }
+  | { readonly ok: false; readonly count: number; readonly line: number; readonly reason: string }
+
+/** Checks the chain of an audit log's text; `line` in a failure is 1-based. */
+export function verifyAuditText(text: string): AuditVerdict {
+  const lines = text.split('\n')
+  if (lines[lines.length - 1] === '') lines.pop()
+  let prev = GENESIS
+  let expectSeq: number | undefined
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string
+    const fail = (reason: string): AuditVerdict => ({ ok: false, count: i, line: i + 1, reason })
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(line)
+    } catch {
+      return fail('not a JSON object')
+    }
+    if (typeof parsed !== 'object' || parsed === null) return fail('not a JSON object')
+    const rec = parsed as Partial<Record<keyof AuditRecord, unknown>>
+    if (typeof rec.seq !== 'number' || typeof rec.prev !== 'string')
+      return fail('no seq or prev field')
+    if (rec.prev !== prev) {
+      return fail(
+        i === 0
+          ? 'prev of the first record is not the genesis value'
+          : `prev does not match the SHA-256 of line ${i} (line ${i} or ${i + 1} was changed, removed or moved)`,
+      )
+    }
+    if (expectSeq !== undefined && rec.seq !== expectSeq) {
+      return fail(`seq is ${String(rec.seq)}, expected ${expectSeq}`)
+    }
+    expectSeq = rec.seq + 1
+    prev = sha256Hex(line)
+  }
+  return { ok: true, count: lines.length }
+}
+
+export async function verifyAuditFile(path: string): Promise<AuditVerdict> {
+  return verifyAuditText(await readFile(path, 'utf8'))
+}
