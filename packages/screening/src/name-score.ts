@@ -1,0 +1,153 @@
+/**
+ * Name similarity by best token pairs (after watchman's BestPairsJaroWinkler):
+ * every query token is paired with at most one listed token and vice versa,
+ * greedily by descending Jaro-Winkler similarity of their keys, so word order
+ * ("SURNAME, Given" vs "Given Surname") does not matter. The score blends how
+ * much of the query was found with how much of the listed name was covered,
+ * where a listed patronymic or middle name left unmatched costs little.
+ */
+import { jaroWinkler } from './jaro-winkler.ts'
+import { defaultLegalForms, type LegalForm } from './legal-forms.ts'
+import { normalizeName, type NameToken } from './normalize.ts'
+import type { ScoringConfig } from './scoring-config.ts'
+
+export interface PreparedName {
+  readonly tokens: readonly NameToken[]
+  /** Per token: true when it may be absent from a query at little cost. */
+  readonly optional: readonly boolean[]
+  /** Per token: looks like a patronymic (-ovich, -ovna...); pairs only with another. */
+  readonly patronymic: readonly boolean[]
+  readonly legalForms: readonly LegalForm[]
+  readonly isPerson: boolean
+}
+
+const orgStopwords = new Set(['the', 'of', 'and', 'for', 'und', 'et'])
+const patronymicRe = /(ovich|evich|ovych|evych|yevich|ovna|evna|ivna|ichna|ogly|kyzy|uly|qizi)$/
+
+/**
+ * Normalises a name for scoring: tokens, legal forms stripped (organisations)
+ * and optional tokens marked (patronymics of persons).
+ *
+ * @example
+ * ```ts
+ * prepareName('ПАО Сбербанк', false).tokens.map((t) => t.text) // ['sberbank']
+ * ```
+ */
+export function prepareName(name: string, isPerson: boolean): PreparedName {
+  let tokens = normalizeName(name)
+  let legalForms: LegalForm[] = []
+  if (!isPerson) {
+    const stripped = defaultLegalForms().strip(tokens)
+    legalForms = stripped.forms
+    const rest = stripped.rest.filter((t) => !orgStopwords.has(t.text))
+    tokens = rest.length > 0 ? rest : tokens
+  }
+  const patronymic = tokens.map((t) => isPerson && tokens.length >= 2 && patronymicRe.test(t.text))
+  const optional = patronymic.map((p) => p && tokens.length >= 3)
+  return { tokens, optional, patronymic, legalForms, isPerson }
+}
+
+export interface TokenPair {
+  readonly query: string
+  readonly listed: string
+  readonly similarity: number
+}
+
+export interface NameScore {
+  readonly score: number
+  readonly pairs: readonly TokenPair[]
+  readonly unmatchedQuery: readonly string[]
+  readonly unmatchedListed: readonly string[]
+}
+
+function weight(t: NameToken): number {
+  return Math.min(8, t.text.length) + 1
+}
+
+export function tokenSimilarity(a: NameToken, b: NameToken, cfg: ScoringConfig): number {
+  let best = 0
+  for (const ka of a.keys) {
+    for (const kb of b.keys) {
+      if (ka === kb) return 1
+      let s: number
+      if (ka.length === 1 || kb.length === 1) {
+        s = ka.charAt(0) === kb.charAt(0) ? cfg.initialSimilarity : 0
+      } else {
+        s = jaroWinkler(ka, kb)
+      }
+      if (s > best) best = s
+    }
+  }
+  return best
+}
+
+/**
+ * Scores a query name against a listed name, in [0, 1].
+ *
+ * @example
+ * ```ts
+ * const q = prepareName('Vladimir Putin', true)
+ * const l = prepareName('PUTIN, Vladimir Vladimirovich', true)
+ * bestPairsScore(q, l, defaultScoringConfig).score // ≈ 0.99
+ * ```
+ */
+export function bestPairsScore(q: PreparedName, l: PreparedName, cfg: ScoringConfig): NameScore {
+  const qt = q.tokens
+  const lt = l.tokens
+  if (qt.length === 0 || lt.length === 0) {
+    return { score: 0, pairs: [], unmatchedQuery: qt.map((t) => t.text), unmatchedListed: [] }
+  }
+  const cells: { i: number; j: number; s: number }[] = []
+  for (let i = 0; i < qt.length; i++) {
+    const a = qt[i]
+    if (!a) continue
+    for (let j = 0; j < lt.length; j++) {
+      const b = lt[j]
+      if (!b) continue
+      // A given name never pairs with a patronymic ("Evgeny" / "Evgenyevich").
+      if (q.patronymic[i] !== l.patronymic[j]) continue
+      const s = tokenSimilarity(a, b, cfg)
+      if (s >= cfg.tokenMinSimilarity) cells.push({ i, j, s })
+    }
+  }
+  cells.sort((x, y) => y.s - x.s || x.i - y.i || x.j - y.j)
+  const qUsed = new Array<number>(qt.length).fill(-1)
+  const lUsed = new Array<number>(lt.length).fill(-1)
+  const pairs: TokenPair[] = []
+  for (const c of cells) {
+    if ((qUsed[c.i] ?? 0) >= 0 || (lUsed[c.j] ?? 0) >= 0) continue
+    qUsed[c.i] = c.s
+    lUsed[c.j] = c.s
+    pairs.push({ query: qt[c.i]?.text ?? '', listed: lt[c.j]?.text ?? '', similarity: c.s })
+  }
+  let qNum = 0
+  let qDen = 0
+  qt.forEach((t, i) => {
+    const w = weight(t)
+    qDen += w
+    const s = qUsed[i] ?? -1
+    if (s >= 0) qNum += w * s
+  })
+  let lNum = 0
+  let lDen = 0
+  lt.forEach((t, j) => {
+    const w = weight(t)
+    const s = lUsed[j] ?? -1
+    if (s >= 0) {
+      lNum += w * s
+      lDen += w
+    } else if (l.optional[j] === true) {
+      lDen += w * cfg.patronymicFactor
+    } else {
+      lDen += w * (l.isPerson ? cfg.unmatchedPersonTokenFactor : 1)
+    }
+  })
+  const score =
+    cfg.queryCoverageWeight * (qNum / qDen) + (1 - cfg.queryCoverageWeight) * (lNum / lDen)
+  return {
+    score,
+    pairs,
+    unmatchedQuery: qt.filter((_, i) => (qUsed[i] ?? -1) < 0).map((t) => t.text),
+    unmatchedListed: lt.filter((_, j) => (lUsed[j] ?? -1) < 0).map((t) => t.text),
+  }
+}
