@@ -53,3 +53,145 @@ export function hashOfSignatureScheme(s: number): 'sha256' | 'sha384' | 'sha512'
       return undefined
   }
 }
+
+/** RFC 8446 §5.1 ContentType. */
+export const ContentType = {
+  ChangeCipherSpec: 20,
+  Alert: 21,
+  Handshake: 22,
+  ApplicationData: 23,
+} as const
+export type ContentType = (typeof ContentType)[keyof typeof ContentType]
+
+/** RFC 8446 §4 HandshakeType. */
+export const HandshakeType = {
+  ClientHello: 1,
+  ServerHello: 2,
+  NewSessionTicket: 4,
+  EndOfEarlyData: 5,
+  EncryptedExtensions: 8,
+  Certificate: 11,
+  CertificateRequest: 13,
+  CertificateVerify: 15,
+  Finished: 20,
+  KeyUpdate: 24,
+  MessageHash: 254,
+} as const
+export type HandshakeType = (typeof HandshakeType)[keyof typeof HandshakeType]
+
+/** RFC 8446 §4.2 ExtensionType (plus RFC 7301 ALPN and RFC 7685 padding). */
+export const ExtensionType = {
+  ServerName: 0x0000,
+  MaxFragmentLength: 0x0001,
+  StatusRequest: 0x0005,
+  SupportedGroups: 0x000a,
+  SignatureAlgorithms: 0x000d,
+  UseSrtp: 0x000e,
+  Heartbeat: 0x000f,
+  ApplicationLayerProtocolNegotiation: 0x0010,
+  SignedCertificateTimestamp: 0x0012,
+  ClientCertificateType: 0x0013,
+  ServerCertificateType: 0x0014,
+  Padding: 0x0015,
+  PreSharedKey: 0x0029,
+  EarlyData: 0x002a,
+  SupportedVersions: 0x002b,
+  Cookie: 0x002c,
+  PskKeyExchangeModes: 0x002d,
+  CertificateAuthorities: 0x002f,
+  OidFilters: 0x0030,
+  PostHandshakeAuth: 0x0031,
+  SignatureAlgorithmsCert: 0x0032,
+  KeyShare: 0x0033,
+} as const
+export type ExtensionType = (typeof ExtensionType)[keyof typeof ExtensionType]
+
+/** RFC 8446 §6 AlertLevel. */
+export const AlertLevel = { Warning: 1, Fatal: 2 } as const
+export type AlertLevel = (typeof AlertLevel)[keyof typeof AlertLevel]
+
+/** RFC 8446 §6 AlertDescription. */
+export const AlertDescription = {
+  CloseNotify: 0,
+  UnexpectedMessage: 10,
+  BadRecordMac: 20,
+  RecordOverflow: 22,
+  HandshakeFailure: 40,
+  BadCertificate: 42,
+  UnsupportedCertificate: 43,
+  CertificateRevoked: 44,
+  CertificateExpired: 45,
+  CertificateUnknown: 46,
+  IllegalParameter: 47,
+  UnknownCa: 48,
+  AccessDenied: 49,
+  DecodeError: 50,
+  DecryptError: 51,
+  ProtocolVersion: 70,
+  InsufficientSecurity: 71,
+  InternalError: 80,
+  InappropriateFallback: 86,
+  UserCanceled: 90,
+  MissingExtension: 109,
+  UnsupportedExtension: 110,
+  UnrecognizedName: 112,
+  BadCertificateStatusResponse: 113,
+  UnknownPskIdentity: 115,
+  CertificateRequired: 116,
+  NoApplicationProtocol: 120,
+} as const
+export type AlertDescription = (typeof AlertDescription)[keyof typeof AlertDescription]
+
+const alertNames = new Map<number, string>(Object.entries(AlertDescription).map(([k, v]) => [v, k]))
+
+/** A readable name for logs, e.g. "IllegalParameter" or "0x99". */
+export function nameOfAlert(v: number): string {
+  return alertNames.get(v) ?? `0x${v.toString(16).padStart(2, '0')}`
+}
+
+/** RFC 8446 §B.4 cipher suites. */
+export const CipherSuite = {
+  TLS_AES_128_GCM_SHA256: 0x1301,
+  TLS_AES_256_GCM_SHA384: 0x1302,
+  TLS_CHACHA20_POLY1305_SHA256: 0x1303,
+  TLS_AES_128_CCM_SHA256: 0x1304,
+  TLS_AES_128_CCM_8_SHA256: 0x1305,
+} as const
+export type CipherSuite = (typeof CipherSuite)[keyof typeof CipherSuite]
+
+const suiteNames = new Map<number, string>(Object.entries(CipherSuite).map(([k, v]) => [v, k]))
+
+export function nameOfCipherSuite(v: number): string {
+  return suiteNames.get(v) ?? `0x${v.toString(16).padStart(4, '0')}`
+}
+
+/** RFC 8446 §4.2.7 NamedGroup, plus draft-ietf-tls-ecdhe-mlkem's X25519MLKEM768. */
+export const NamedGroup = {
+  secp256r1: 0x0017,
+  secp384r1: 0x0018,
+  secp521r1: 0x0019,
+  x25519: 0x001d,
+  x448: 0x001e,
+  ffdhe2048: 0x0100,
+  ffdhe3072: 0x0101,
+  X25519MLKEM768: 0x11ec,
+} as const
+export type NamedGroup = (typeof NamedGroup)[keyof typeof NamedGroup]
+
+const groupNames = new Map<number, string>(Object.entries(NamedGroup).map(([k, v]) => [v, k]))
+
+export function nameOfNamedGroup(v: number): string {
+  return groupNames.get(v) ?? `0x${v.toString(16).padStart(4, '0')}`
+}
+
+/** RFC 8446 §4.2.1 versions. */
+export const ProtocolVersion = { TLS12: 0x0303, TLS13: 0x0304 } as const
+export type ProtocolVersion = (typeof ProtocolVersion)[keyof typeof ProtocolVersion]
+
+/** RFC 8446 §4.2.9 PskKeyExchangeMode. */
+export const PskKeyExchangeMode = { psk_ke: 0, psk_dhe_ke: 1 } as const
+export type PskKeyExchangeMode = (typeof PskKeyExchangeMode)[keyof typeof PskKeyExchangeMode]
+
+/** RFC 8446 §4.6.3 KeyUpdateRequest. */
+export const KeyUpdateRequest = { update_not_requested: 0, update_requested: 1 } as const
+export type KeyUpdateRequest = (typeof KeyUpdateRequest)[keyof typeof KeyUpdateRequest]

@@ -1,0 +1,215 @@
+/**
+ * The TLS 1.3 key schedule (RFC 8446 §7.1) as typestate stages (rustls
+ * `tls13/key_schedule.rs`): each stage owns only the secrets valid at that point
+ * and hands the next stage its input; no object holds "maybe undefined" secrets.
+ *
+ * ```text
+ *             0
+ *             |
+ *             v
+ *   PSK ->  HKDF-Extract = Early Secret                      KeyScheduleEarly
+ *             |
+ *             +-----> Derive-Secret(., "ext binder" | "res binder", "")
+ *             |                     = binder_key
+ *             |
+ *             +-----> Derive-Secret(., "c e traffic", ClientHello)
+ *             |                     = client_early_traffic_secret
+ *             v
+ *       Derive-Secret(., "derived", "")
+ *             |
+ *             v
+ *   (EC)DHE -> HKDF-Extract = Handshake Secret                KeyScheduleHandshake
+ *             |
+ *             +-----> Derive-Secret(., "c hs traffic", ClientHello...ServerHello)
+ *             |                     = client_handshake_traffic_secret
+ *             +-----> Derive-Secret(., "s hs traffic", ClientHello...ServerHello)
+ *             |                     = server_handshake_traffic_secret
+ *             v
+ *       Derive-Secret(., "derived", "")
+ *             |
+ *             v
+ *   0 -> HKDF-Extract = Master Secret                          KeyScheduleTraffic
+ *             |
+ *             +-----> Derive-Secret(., "c ap traffic", ClientHello...server Finished)
+ *             |                     = client_application_traffic_secret_0
+ *             +-----> Derive-Secret(., "s ap traffic", ClientHello...server Finished)
+ *             |                     = server_application_traffic_secret_0
+ *             +-----> Derive-Secret(., "exp master", ClientHello...server Finished)
+ *             |                     = exporter_master_secret
+ *             +-----> Derive-Secret(., "res master", ClientHello...client Finished)
+ *                                   = resumption_master_secret
+ * ```
+ */
+import { createHmac } from 'node:crypto'
+import { deriveSecret, hkdfExpandLabel, hkdfExtract, hmacKey } from './hkdf.ts'
+import { hashOf } from './transcript.ts'
+import type { SuiteParams } from './suites.ts'
+
+const EMPTY = new Uint8Array(0)
+
+/** Stage 1: the Early Secret, from a resumption PSK or from zeros. */
+export class KeyScheduleEarly {
+  readonly #suite: SuiteParams
+  readonly #earlySecret: Uint8Array
+
+  constructor(suite: SuiteParams, psk?: Uint8Array) {
+    this.#suite = suite
+    const zeros = new Uint8Array(suite.hashLen)
+    this.#earlySecret = hkdfExtract(suite.hash, zeros, psk ?? zeros)
+  }
+
+  /** binder_key for a resumption PSK (RFC 8446 §7.1, §4.2.11.2). */
+  resumptionBinderKey(): Uint8Array {
+    return deriveSecret(
+      this.#suite.hash,
+      this.#earlySecret,
+      'res binder',
+      hashOf(this.#suite.hash, EMPTY),
+    )
+  }
+
+  /** client_early_traffic_secret (RFC 8446 §7.1); used only in tests, we refuse 0-RTT. */
+  clientEarlyTrafficSecret(clientHelloHash: Uint8Array): Uint8Array {
+    return deriveSecret(this.#suite.hash, this.#earlySecret, 'c e traffic', clientHelloHash)
+  }
+
+  /** Mixes in the (EC)DHE shared secret; `helloHash` covers ClientHello...ServerHello. */
+  intoHandshake(sharedSecret: Uint8Array, helloHash: Uint8Array): KeyScheduleHandshake {
+    const h = this.#suite.hash
+    const derived = deriveSecret(h, this.#earlySecret, 'derived', hashOf(h, EMPTY))
+    const handshakeSecret = hkdfExtract(h, derived, sharedSecret)
+    derived.fill(0)
+    this.#earlySecret.fill(0)
+    return new KeyScheduleHandshake(this.#suite, handshakeSecret, helloHash)
+  }
+
+  /** Zeroises the early secret (e.g. when a PSK is rejected). */
+  drop(): void {
+    this.#earlySecret.fill(0)
+  }
+}
+
+/** Stage 2: the Handshake Secret and the two handshake traffic secrets. */
+export class KeyScheduleHandshake {
+  readonly #suite: SuiteParams
+  readonly #handshakeSecret: Uint8Array
+  readonly clientHandshakeTrafficSecret: Uint8Array
+  readonly serverHandshakeTrafficSecret: Uint8Array
+
+  constructor(suite: SuiteParams, handshakeSecret: Uint8Array, helloHash: Uint8Array) {
+    this.#suite = suite
+    this.#handshakeSecret = handshakeSecret
+    this.clientHandshakeTrafficSecret = deriveSecret(
+      suite.hash,
+      handshakeSecret,
+      'c hs traffic',
+      helloHash,
+    )
+    this.serverHandshakeTrafficSecret = deriveSecret(
+      suite.hash,
+      handshakeSecret,
+      's hs traffic',
+      helloHash,
+    )
+  }
+
+  /** verify_data for the server's Finished (RFC 8446 §4.4.4). */
+  serverFinished(transcriptHash: Uint8Array): Uint8Array {
+    return finishedVerifyData(this.#suite, this.serverHandshakeTrafficSecret, transcriptHash)
+  }
+
+  /** The client's expected verify_data. */
+  clientFinished(transcriptHash: Uint8Array): Uint8Array {
+    return finishedVerifyData(this.#suite, this.clientHandshakeTrafficSecret, transcriptHash)
+  }
+
+  /** Derives the Master Secret; `serverFinishedHash` covers ClientHello...server Finished. */
+  intoTraffic(serverFinishedHash: Uint8Array): KeyScheduleTraffic {
+    const h = this.#suite.hash
+    const derived = deriveSecret(h, this.#handshakeSecret, 'derived', hashOf(h, EMPTY))
+    const masterSecret = hkdfExtract(h, derived, new Uint8Array(this.#suite.hashLen))
+    derived.fill(0)
+    this.#handshakeSecret.fill(0)
+    this.serverHandshakeTrafficSecret.fill(0)
+    // The client's handshake secret is still needed to read its Finished; the
+    // caller keeps it in the read direction and drops it after.
+    return new KeyScheduleTraffic(this.#suite, masterSecret, serverFinishedHash)
+  }
+}
+
+/** Stage 3: the Master Secret, application traffic secrets, awaiting the client's Finished. */
+export class KeyScheduleTraffic {
+  readonly #suite: SuiteParams
+  readonly #masterSecret: Uint8Array
+  readonly clientApplicationTrafficSecret0: Uint8Array
+  readonly serverApplicationTrafficSecret0: Uint8Array
+  readonly exporterMasterSecret: Uint8Array
+
+  constructor(suite: SuiteParams, masterSecret: Uint8Array, serverFinishedHash: Uint8Array) {
+    const h = suite.hash
+    this.#suite = suite
+    this.#masterSecret = masterSecret
+    this.clientApplicationTrafficSecret0 = deriveSecret(
+      h,
+      masterSecret,
+      'c ap traffic',
+      serverFinishedHash,
+    )
+    this.serverApplicationTrafficSecret0 = deriveSecret(
+      h,
+      masterSecret,
+      's ap traffic',
+      serverFinishedHash,
+    )
+    this.exporterMasterSecret = deriveSecret(h, masterSecret, 'exp master', serverFinishedHash)
+  }
+
+  /** resumption_master_secret; `clientFinishedHash` covers ClientHello...client Finished. Ends the schedule. */
+  resumptionMasterSecret(clientFinishedHash: Uint8Array): Uint8Array {
+    const rms = deriveSecret(this.#suite.hash, this.#masterSecret, 'res master', clientFinishedHash)
+    this.#masterSecret.fill(0)
+    return rms
+  }
+
+  drop(): void {
+    this.#masterSecret.fill(0)
+    this.exporterMasterSecret.fill(0)
+  }
+}
+
+/** verify_data = HMAC(finished_key, Transcript-Hash) (RFC 8446 §4.4.4). */
+export function finishedVerifyData(
+  suite: SuiteParams,
+  baseKey: Uint8Array,
+  transcriptHash: Uint8Array,
+): Uint8Array {
+  const finishedKey = hkdfExpandLabel(suite.hash, baseKey, 'finished', EMPTY, suite.hashLen)
+  const out = createHmac(suite.hash, hmacKey(finishedKey)).update(transcriptHash).digest()
+  finishedKey.fill(0)
+  return out
+}
+
+/** The PSK for a ticket: HKDF-Expand-Label(resumption_master_secret, "resumption", nonce, Hash.length) (RFC 8446 §4.6.1). */
+export function resumptionPsk(
+  suite: SuiteParams,
+  rms: Uint8Array,
+  ticketNonce: Uint8Array,
+): Uint8Array {
+  return hkdfExpandLabel(suite.hash, rms, 'resumption', ticketNonce, suite.hashLen)
+}
+
+/** application_traffic_secret_N+1 (RFC 8446 §7.2). */
+export function nextTrafficSecret(suite: SuiteParams, secret: Uint8Array): Uint8Array {
+  return hkdfExpandLabel(suite.hash, secret, 'traffic upd', EMPTY, suite.hashLen)
+}
+
+/** [sender]_write_key and [sender]_write_iv (RFC 8446 §7.3). */
+export function trafficKeys(
+  suite: SuiteParams,
+  secret: Uint8Array,
+): { key: Uint8Array; iv: Uint8Array } {
+  return {
+    key: hkdfExpandLabel(suite.hash, secret, 'key', EMPTY, suite.keyLen),
+    iv: hkdfExpandLabel(suite.hash, secret, 'iv', EMPTY, 12),
+  }
+}

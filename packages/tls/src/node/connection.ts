@@ -1,0 +1,335 @@
+/**
+ * The Node driver for ServerConnection: a net.Socket on one side, a plaintext
+ * `stream.Duplex` on the other, which `http.Server` and `http2.Server` accept
+ * through `server.emit('connection', conn)`.
+ *
+ * - Backpressure: plaintext that the reader does not take pauses the socket;
+ *   `_write` calls back only when the socket accepted the ciphertext.
+ * - The handshake's signature runs asynchronously (a local or remote Signer);
+ *   meanwhile other connections and this socket's I/O continue; the signature
+ *   is aborted (AbortSignal) when the socket goes away.
+ * - After a fatal alert the socket is ended at once and destroyed soon after.
+ * - Handshake timeout and idle timeout close the socket without an alert.
+ */
+import { Duplex } from 'node:stream'
+import { isIPv4, isIPv6, type AddressInfo, type Socket } from 'node:net'
+import { ServerConnection, type ConnectionInfo } from '../server/machine.ts'
+import { resolveConfig, type ResolvedConfig, type TlsServerConfig } from '../server/config.ts'
+import { ConnectionClosedError } from '../errors.ts'
+
+type WriteCallback = (error?: Error | null) => void
+
+/**
+ * A TLS 1.3 server connection over a socket; read and write it as plaintext.
+ * Emits 'secure' when the handshake completes and 'tlsError' (with the error)
+ * when it fails; the peer's misbehaviour never becomes an 'error' event.
+ */
+export class TlsConnection extends Duplex {
+  readonly #socket: Socket
+  readonly #conn: ServerConnection
+  readonly #config: ResolvedConfig
+  #signing: AbortController | undefined
+  #queuedWrites: { chunks: Uint8Array[]; cb: WriteCallback }[] = []
+  #drainCallback: WriteCallback | undefined
+  readonly #handshakeTimer: NodeJS.Timeout | undefined
+  #secureEmitted = false
+  #endPushed = false
+  #failed = false
+
+  constructor(socket: Socket, config: TlsServerConfig | ResolvedConfig) {
+    super({ allowHalfOpen: true })
+    this.#socket = socket
+    this.#config = 'cookieKey' in config ? config : resolveConfig(config)
+    this.#conn = new ServerConnection(this.#config)
+    socket.on('data', (d: Uint8Array) => {
+      this.#conn.receive(d)
+      this.#pump()
+    })
+    socket.on('end', () => {
+      // A TCP FIN without close_notify (truncation): end the plaintext side too.
+      if (!this.#conn.isHandshakeComplete) {
+        this.destroy()
+        return
+      }
+      this.#pushEnd()
+    })
+    socket.on('drain', () => {
+      const cb = this.#drainCallback
+      this.#drainCallback = undefined
+      cb?.()
+    })
+    socket.on('error', () => {
+      this.destroy()
+    })
+    socket.on('close', () => {
+      this.destroy()
+    })
+    socket.on('timeout', () => {
+      if (this.listenerCount('timeout') > 0) this.emit('timeout')
+      else this.destroy()
+    })
+    if (this.#config.idleTimeoutMs > 0) socket.setTimeout(this.#config.idleTimeoutMs)
+    if (this.#config.handshakeTimeoutMs > 0) {
+      this.#handshakeTimer = setTimeout(() => {
+        this.#conn.abort(
+          new ConnectionClosedError('Cannot complete handshake: timed out', 'ERR_TLS_TIMEOUT'),
+        )
+        this.emit('tlsError', this.#conn.error)
+        this.destroy()
+      }, this.#config.handshakeTimeoutMs)
+      this.#handshakeTimer.unref()
+    }
+  }
+
+  /** Negotiated parameters, once the ServerHello is decided. */
+  getInfo(): ConnectionInfo | undefined {
+    return this.#conn.getInfo()
+  }
+
+  /** Sends KeyUpdate(update_requested) (RFC 8446 §4.6.3). */
+  updateKeys(): void {
+    this.#conn.requestKeyUpdate()
+    this.#flush()
+  }
+
+  /** Resolves when the handshake completes; rejects if the connection fails first. */
+  handshake(): Promise<void> {
+    if (this.#secureEmitted) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const onSecure = (): void => {
+        this.off('close', onClose)
+        resolve()
+      }
+      const onClose = (): void => {
+        this.off('secure', onSecure)
+        reject(
+          (this.#conn.error as Error | undefined) ??
+            new ConnectionClosedError('Cannot complete handshake: closed'),
+        )
+      }
+      this.once('secure', onSecure)
+      this.once('close', onClose)
+    })
+  }
+
+  // socket-like surface for http.Server and friends
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress
+  }
+  get remotePort(): number | undefined {
+    return this.#socket.remotePort
+  }
+  get remoteFamily(): string | undefined {
+    return this.#socket.remoteFamily
+  }
+  get localAddress(): string | undefined {
+    return this.#socket.localAddress
+  }
+  get localPort(): number | undefined {
+    return this.#socket.localPort
+  }
+  get encrypted(): true {
+    return true
+  }
+  address(): AddressInfo | string | null {
+    return this.#socket.address() as AddressInfo | string | null
+  }
+  setTimeout(ms: number, cb?: () => void): this {
+    this.#socket.setTimeout(ms)
+    if (cb) this.once('timeout', cb)
+    return this
+  }
+  setNoDelay(noDelay?: boolean): this {
+    this.#socket.setNoDelay(noDelay)
+    return this
+  }
+  setKeepAlive(enable?: boolean, delayMs?: number): this {
+    this.#socket.setKeepAlive(enable, delayMs)
+    return this
+  }
+
+  // --- Duplex ---------------------------------------------------------------
+
+  override _read(): void {
+    if (this.#socket.isPaused()) this.#socket.resume()
+  }
+
+  override _write(chunk: Uint8Array, _enc: BufferEncoding, cb: WriteCallback): void {
+    this._writev([{ chunk }], cb)
+  }
+
+  override _writev(chunks: { chunk: Uint8Array }[], cb: WriteCallback): void {
+    const list = chunks.map((c) => c.chunk)
+    if (!this.#secureEmitted) {
+      this.#queuedWrites.push({ chunks: list, cb })
+      return
+    }
+    this.#writeNow(list, cb)
+  }
+
+  #writeNow(list: Uint8Array[], cb: WriteCallback): void {
+    try {
+      // Coalesce small writes (HTTP header + body) into one record.
+      let total = 0
+      for (const c of list) total += c.length
+      if (list.length > 1 && total <= 16384) {
+        const all = new Uint8Array(total)
+        let at = 0
+        for (const c of list) {
+          all.set(c, at)
+          at += c.length
+        }
+        this.#conn.write(all)
+      } else {
+        for (const c of list) this.#conn.write(c)
+      }
+    } catch (e) {
+      cb(e as Error)
+      return
+    }
+    if (this.#flush()) cb()
+    else this.#drainCallback = cb
+  }
+
+  override _final(cb: WriteCallback): void {
+    if (!this.#conn.error) {
+      this.#conn.close()
+      this.#flush()
+    }
+    this.#socket.end()
+    cb()
+  }
+
+  override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer)
+    this.#signing?.abort()
+    this.#conn.abort(new ConnectionClosedError('Cannot continue: connection destroyed'))
+    for (const w of this.#queuedWrites)
+      w.cb(new ConnectionClosedError('Cannot write: connection destroyed'))
+    this.#queuedWrites = []
+    const d = this.#drainCallback
+    this.#drainCallback = undefined
+    d?.(new ConnectionClosedError('Cannot write: connection destroyed'))
+    this.#socket.destroy()
+    cb(err)
+  }
+
+  // --- driving the machine -------------------------------------------------------
+
+  /** Writes queued ciphertext; false if the socket asked us to wait. */
+  #flush(): boolean {
+    const out = this.#conn.takeOutput()
+    if (out.length === 0 || this.#socket.destroyed) return !this.#socket.writableNeedDrain
+    if (out.length === 1) return this.#socket.write(out[0] as Uint8Array)
+    this.#socket.cork()
+    let ok = true
+    for (const o of out) ok = this.#socket.write(o)
+    this.#socket.uncork()
+    return ok
+  }
+
+  #pump(): void {
+    this.#flush()
+    const conn = this.#conn
+    for (const p of conn.takePlaintext()) {
+      if (!this.push(p)) this.#socket.pause()
+    }
+    if (conn.error !== undefined) {
+      this.#onFailure()
+      return
+    }
+    if (!this.#secureEmitted && conn.isHandshakeComplete) {
+      this.#secureEmitted = true
+      if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer)
+      this.emit('secure')
+      const queued = this.#queuedWrites
+      this.#queuedWrites = []
+      for (const w of queued) this.#writeNow(w.chunks, w.cb)
+    }
+    if (conn.signRequest && !this.#signing) this.#startSignature()
+    if (conn.isPeerClosed) this.#pushEnd()
+  }
+
+  #startSignature(): void {
+    const req = this.#conn.signRequest
+    if (!req) return
+    const ac = new AbortController()
+    this.#signing = ac
+    const clientIp = ipBytes(this.#socket.remoteAddress)
+    const serverIp = ipBytes(this.#socket.localAddress)
+    req.signer
+      .sign(req.scheme, req.content, {
+        ...(req.serverName !== undefined ? { serverName: req.serverName } : {}),
+        ...(clientIp ? { clientIp } : {}),
+        ...(serverIp ? { serverIp } : {}),
+        signal: ac.signal,
+      })
+      .then(
+        (sig) => {
+          this.#signing = undefined
+          if (this.destroyed) return
+          this.#conn.provideSignature(sig)
+          this.#pump()
+        },
+        (err: unknown) => {
+          this.#signing = undefined
+          if (this.destroyed) return
+          this.#conn.signatureFailed(err)
+          this.#pump()
+        },
+      )
+  }
+
+  #pushEnd(): void {
+    if (this.#endPushed) return
+    this.#endPushed = true
+    this.push(null)
+  }
+
+  /** Fatal error: the alert (if any) is already written; end now, destroy soon. */
+  #onFailure(): void {
+    if (this.#failed) return
+    this.#failed = true
+    this.emit('tlsError', this.#conn.error)
+    const s = this.#socket
+    s.end()
+    setTimeout(() => {
+      this.destroy()
+    }, 500).unref()
+    s.once('finish', () => {
+      this.destroy()
+    })
+  }
+}
+
+/** 4 or 16 bytes for a textual IP address (for SignContext); undefined if not an IP. */
+export function ipBytes(ip: string | undefined): Uint8Array | undefined {
+  if (ip === undefined) return undefined
+  if (ip.startsWith('::ffff:') && isIPv4(ip.slice(7))) ip = ip.slice(7)
+  if (isIPv4(ip)) return new Uint8Array(ip.split('.').map(Number))
+  if (!isIPv6(ip)) return undefined
+  const [head = '', tail = ''] = ip.split('::') as [string?, string?]
+  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((h) => parseInt(h, 16)))
+  const h = parse(head)
+  const t = ip.includes('::') ? parse(tail) : []
+  const words = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t]
+  const out = new Uint8Array(16)
+  words.forEach((w, i) => {
+    out[2 * i] = w >>> 8
+    out[2 * i + 1] = w & 0xff
+  })
+  return out
+}
+
+/**
+ * Starts TLS on an accepted socket.
+ *
+ * @example
+ * ```ts
+ * const httpServer = http.createServer(handler)
+ * net.createServer((socket) => httpServer.emit('connection', accept(socket, config))).listen(8443, '127.0.0.1')
+ * ```
+ */
+export function accept(socket: Socket, config: TlsServerConfig | ResolvedConfig): TlsConnection {
+  return new TlsConnection(socket, config)
+}

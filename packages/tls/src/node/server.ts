@@ -1,0 +1,33 @@
+/** `createTlsServer()`: a net.Server whose connections are TLS 1.3 (the convenience over `accept`). */
+import { createServer, type Server } from 'node:net'
+import { resolveConfig, type TlsServerConfig } from '../server/config.ts'
+import { TlsConnection } from './connection.ts'
+
+/**
+ * A net.Server that runs our TLS on each connection and calls
+ * `onSecureConnection` once the handshake completes. Failed handshakes are
+ * reported as 'tlsClientError' (error, connection) on the server.
+ *
+ * @example
+ * ```ts
+ * const httpServer = http.createServer((req, res) => res.end('hello'))
+ * const server = createTlsServer(config, (conn) => httpServer.emit('connection', conn))
+ * server.listen(8443, '127.0.0.1')
+ * ```
+ */
+export function createTlsServer(
+  config: TlsServerConfig,
+  onSecureConnection: (conn: TlsConnection) => void,
+): Server {
+  const resolved = resolveConfig(config)
+  const server = createServer({ noDelay: true }, (socket) => {
+    const conn = new TlsConnection(socket, resolved)
+    conn.once('secure', () => {
+      onSecureConnection(conn)
+    })
+    conn.on('tlsError', (err: unknown) => {
+      server.emit('tlsClientError', err, conn)
+    })
+  })
+  return server
+}
