@@ -3,8 +3,6 @@
  * switch on it, never on the message. `OperationError` is the one that turns
  * into a keyless `0xFF` answer: it carries the wire error code.
  */
-import { ErrorCode } from './_keyless.ts'
-
 export type KeyServerErrorCode =
   | 'ERR_KEYSERVER_OPERATION'
   | 'ERR_KEYSERVER_SHARE'
@@ -24,13 +22,6 @@ export class KeyServerError extends Error {
     this.code = code
     this.name = this.constructor.name
   }
-}
-
-const errorCodeNames = new Map<number, string>(Object.entries(ErrorCode).map(([k, v]) => [v, k]))
-
-/** A readable name of a keyless error code, e.g. "PolicyDenied" or "0x42". */
-export function nameOfErrorCode(code: number): string {
-  return errorCodeNames.get(code) ?? `0x${code.toString(16).padStart(2, '0')}`
 }
 
 /** A refused or failed operation; `errorCode` is what goes on the wire. */

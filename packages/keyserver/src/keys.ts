@@ -2,8 +2,9 @@
  * Private keys held in software: parsing, type detection and the SKI the keyless
  * client names them by (docs keyless-wire-format §1.7).
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
 import { Reader, toHex } from '@outpost/wire'
+import { skiOf } from './_keyless.ts'
 import { derTlv } from './_der.ts'
 import { KeyServerError } from './errors.ts'
 
@@ -27,20 +28,6 @@ export interface SoftwareKey {
   readonly modulusBits: number
   /** The EC private scalar (big-endian, field-sized) for digest signing; zeroised by {@link wipeSoftwareKey}. */
   readonly scalar: Uint8Array | undefined
-}
-
-/**
- * SHA-1 over the contents of the subjectPublicKey BIT STRING of the key's
- * SubjectPublicKeyInfo, without the unused-bits byte (RFC 5280 §4.2.1.2 (1)).
- */
-export function skiOfPublicKey(publicKey: KeyObject): Uint8Array {
-  const key = publicKey.type === 'private' ? createPublicKey(publicKey) : publicKey
-  const spki = new Uint8Array(key.export({ type: 'spki', format: 'der' }))
-  const outer = derTlv(new Reader(spki, 'SubjectPublicKeyInfo'), 0x30, 'SubjectPublicKeyInfo')
-  derTlv(outer, 0x30, 'AlgorithmIdentifier')
-  const bits = derTlv(outer, 0x03, 'subjectPublicKey')
-  bits.u8('unused bits')
-  return new Uint8Array(createHash('sha1').update(bits.rest()).digest())
 }
 
 /** Detects the key type; throws for anything the key server does not sign with. */
@@ -93,7 +80,7 @@ export function softwareKeyFrom(privateKey: KeyObject): SoftwareKey {
   }
   const type = keyTypeOf(privateKey)
   const publicKey = createPublicKey(privateKey)
-  const ski = skiOfPublicKey(publicKey)
+  const ski = skiOf(publicKey)
   return {
     type,
     ski,
