@@ -23,3 +23,13 @@ export {
   type ServeOptions,
   type ServeEvent,
 } from './server.ts'
+export {
+  KeylessClient,
+  type KeylessClientOptions,
+  type KeylessServerAddress,
+  type KeylessClientEvent,
+  type EndpointState,
+  type EndpointStatus,
+  type ExecuteOptions,
+} from './client.ts'
+export { RemoteSigner, type RemoteSignerOptions } from './signer.ts'
