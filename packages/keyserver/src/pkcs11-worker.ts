@@ -91,7 +91,7 @@ function main(): void {
       ])
       const kt = ulong(attrs[0]?.value)
       const ckaId = attrs[1]?.value
-      const label = attrs[2]?.value?.toString('utf8') ?? ''
+      const label = attrs[2] ? attrs[2].value.toString('utf8') : ''
       const index = handles.push(h) - 1
       if (kt === pkcs11js.CKK_RSA) {
         const [n, e] = p11.C_GetAttributeValue(session, h, [
