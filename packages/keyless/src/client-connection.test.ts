@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { duplexPair } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fromHex } from '@outpost/wire'
+import { ClientConnection } from './client-connection.ts'
+import { Op } from './codec/constants.ts'
+import { Deframer } from './codec/deframer.ts'
+import { decodeFrame, encodeFrame, type Operation } from './codec/frame.ts'
+import { KeylessConnectionError, KeylessIdInUseError, KeylessTimeoutError } from './errors.ts'
+
+/** A scripted peer: records request IDs, answers when told to. */
+function peer(): {
+  conn: ClientConnection
+  ids: number[]
+  answer(id: number, op: Operation): void
+  raw(bytes: Uint8Array): void
+  closed: Error[]
+} {
+  const [a, b] = duplexPair()
+  const ids: number[] = []
+  const closed: Error[] = []
+  const d = new Deframer()
+  b.on('data', (c: Uint8Array) => {
+    for (const f of d.push(c)) ids.push(decodeFrame(f).id)
+  })
+  const conn = new ClientConnection(a, { name: 'test', onClose: (e) => closed.push(e) })
+  return {
+    conn,
+    ids,
+    answer: (id, op) => b.write(encodeFrame(id, op)),
+    raw: (bytes) => b.write(bytes),
+    closed,
+  }
+}
+
+const sign: Operation = { opcode: Op.EcdsaSignSha256, payload: new Uint8Array(32) }
+
+test('ClientConnection.send() uses sequential IDs and matches answers by ID', async () => {
+  const p = peer()
+  const r0 = p.conn.send(sign, { timeoutMs: 1000 })
+  const r1 = p.conn.send(sign, { timeoutMs: 1000 })
+  await sleep(5)
+  assert.deepEqual(p.ids, [0, 1])
+  p.answer(1, { opcode: Op.Response, payload: fromHex('01') })
+  p.answer(0, { opcode: Op.Response, payload: fromHex('00') })
+  assert.deepEqual((await r0).payload, fromHex('00'))
+  assert.deepEqual((await r1).payload, fromHex('01'))
+  p.conn.close()
+})
+
+test('ClientConnection.send() wraps IDs at 2^32 and fails if the wrapped ID is still outstanding', async () => {
+  const p = peer()
+  p.conn.nextRequestId = 0xffffffff
+  const held = p.conn.send(sign, { timeoutMs: 1000 }) // ID 0xffffffff, left unanswered
+  const next = p.conn.send(sign, { timeoutMs: 1000 }) // ID 0
+  await sleep(5)
+  assert.deepEqual(p.ids, [0xffffffff, 0])
+  // 2^32 - 1 requests later, the counter is back at 0xffffffff.
+  p.conn.nextRequestId = 0xffffffff
+  await assert.rejects(p.conn.send(sign, { timeoutMs: 1000 }), KeylessIdInUseError)
+  p.answer(0xffffffff, { opcode: Op.Response })
+  p.answer(0, { opcode: Op.Response })
+  await Promise.all([held, next])
+  p.conn.close()
+})
+
+test('ClientConnection.send() times out, and drops the late answer', async () => {
+  const p = peer()
+  await assert.rejects(p.conn.send(sign, { timeoutMs: 30 }), KeylessTimeoutError)
+  p.answer(0, { opcode: Op.Response })
+  const r = p.conn.send(sign, { timeoutMs: 1000 })
+  await sleep(5)
+  p.answer(1, { opcode: Op.Response, payload: fromHex('aa') })
+  assert.deepEqual((await r).payload, fromHex('aa'))
+  assert.equal(p.conn.inFlight, 0)
+  p.conn.close()
+})
+
+test('ClientConnection fails every request in flight when the peer sends a bad frame', async () => {
+  const p = peer()
+  const rs = [p.conn.send(sign, { timeoutMs: 1000 }), p.conn.send(sign, { timeoutMs: 1000 })]
+  await sleep(5)
+  p.raw(fromHex('01 00 00 03 00 00 00 00  11 00 00')) // opcode item of length 0
+  for (const r of rs) await assert.rejects(r, KeylessConnectionError)
+  assert.equal(p.conn.isOpen, false)
+  assert.equal(p.closed.length, 1)
+  await assert.rejects(p.conn.send(sign, { timeoutMs: 1000 }), KeylessConnectionError)
+})
