@@ -23,7 +23,7 @@ interface RawType {
 }
 
 /** Aliases that are ordinary words in names far more often than legal forms. */
-const ignoredAliases = new Set(['in', 'a', 'de', 'e', 'i', 'as', 'ag', 'sa', 'co'])
+const ignoredAliases = new Set(['in', 'a', 'de', 'e', 'i', 'as', 'co'])
 
 function unquote(v: string): string {
   const t = v.replace(/\s+#.*$/, '').trim()

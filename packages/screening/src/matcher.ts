@@ -310,14 +310,13 @@ export class ScreeningIndex {
       const e = this.entities[entityIdx]
       if (!e) continue
       const features: FeatureContribution[] = []
-      let base = score.score
+      const base = score.score
       if (n.name.isWeak === true && base > cfg.weakAliasCap) {
         features.push({
           feature: 'weak-alias',
           contribution: cfg.weakAliasCap - base,
           detail: 'matched only a weak alias',
         })
-        base = cfg.weakAliasCap
       }
       if (qDob) {
         const f = dobFeature(qDob, e.birthDates, cfg)

@@ -22,6 +22,45 @@ export interface PreparedName {
 }
 
 const orgStopwords = new Set(['the', 'of', 'and', 'for', 'und', 'et'])
+
+/**
+ * Country words inside organisation names, in the forms Russian-language
+ * names use after romanisation ("Sberbank Rossii", "Rossiyskiy"), folded to
+ * one token so a translated name ("Sberbank of Russia") still pairs.
+ */
+const countryWords: Readonly<Record<string, readonly string[]>> = {
+  russia: [
+    'rossii',
+    'rossiya',
+    'rossiia',
+    'russia',
+    'russian',
+    'rossiyskoy',
+    'rossiiskoi',
+    'rossiyskaya',
+    'rossiiskaia',
+    'rossiyskiy',
+    'rossiiskii',
+    'rf',
+  ],
+  ukraine: ['ukrainy', 'ukraina', 'ukraine', 'ukrainian', 'ukrainskiy', 'ukrainskii', 'ukrayiny'],
+  belarus: ['belarus', 'belarusi', 'belarusian', 'belorusskiy', 'belorusskii', 'byelorussia'],
+}
+let countryKeyMap: Map<string, string> | undefined
+function countryKey(t: NameToken): NameToken {
+  if (!countryKeyMap) {
+    countryKeyMap = new Map()
+    for (const [canon, forms] of Object.entries(countryWords)) {
+      for (const f of forms)
+        for (const tok of normalizeName(f)) for (const k of tok.keys) countryKeyMap.set(k, canon)
+    }
+  }
+  for (const k of t.keys) {
+    const canon = countryKeyMap.get(k)
+    if (canon !== undefined) return { text: canon, keys: [canon] }
+  }
+  return t
+}
 const patronymicRe = /(ovich|evich|ovych|evych|yevich|ovna|evna|ivna|ichna|ogly|kyzy|uly|qizi)$/
 
 /**
@@ -39,7 +78,7 @@ export function prepareName(name: string, isPerson: boolean): PreparedName {
   if (!isPerson) {
     const stripped = defaultLegalForms().strip(tokens)
     legalForms = stripped.forms
-    const rest = stripped.rest.filter((t) => !orgStopwords.has(t.text))
+    const rest = stripped.rest.filter((t) => !orgStopwords.has(t.text)).map(countryKey)
     tokens = rest.length > 0 ? rest : tokens
   }
   const patronymic = tokens.map((t) => isPerson && tokens.length >= 2 && patronymicRe.test(t.text))
@@ -74,6 +113,10 @@ export function tokenSimilarity(a: NameToken, b: NameToken, cfg: ScoringConfig):
         s = ka.charAt(0) === kb.charAt(0) ? cfg.initialSimilarity : 0
       } else {
         s = jaroWinkler(ka, kb)
+        // Jaro-Winkler rewards a shared prefix even when one token is much
+        // longer ("smith" / "smithers"); damp pairs of very unequal length.
+        const ratio = Math.min(ka.length, kb.length) / Math.max(ka.length, kb.length)
+        if (ratio < 0.8) s *= Math.sqrt(ratio / 0.8)
       }
       if (s > best) best = s
     }
@@ -124,9 +167,14 @@ export function bestPairsScore(q: PreparedName, l: PreparedName, cfg: ScoringCon
   let qDen = 0
   qt.forEach((t, i) => {
     const w = weight(t)
-    qDen += w
     const s = qUsed[i] ?? -1
-    if (s >= 0) qNum += w * s
+    if (s >= 0) {
+      qNum += w * s
+      qDen += w
+    } else {
+      // A patronymic the list does not carry says little either way.
+      qDen += q.patronymic[i] === true ? w * cfg.patronymicFactor : w
+    }
   })
   let lNum = 0
   let lDen = 0
