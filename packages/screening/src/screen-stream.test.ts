@@ -81,7 +81,7 @@ test('outpost screen reads stdin and writes JSON lines (the real binary)', async
       [main, 'screen', '--lists', dir, '--format', 'jsonl'],
       { timeout: 60_000 },
       (err, out) => {
-        if (err) reject(err)
+        if (err) reject(new Error(err.message, { cause: err }))
         else resolve(out)
       },
     )
