@@ -15,5 +15,6 @@ export {
   errorResponse,
   skiOf,
   KeylessRemoteError,
+  KeylessClient,
 } from '@outpost/keyless'
 export type { Operation, PeerInfo, OperationHandler, ServeEvent } from '@outpost/keyless'

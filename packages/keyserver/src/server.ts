@@ -76,6 +76,13 @@ export interface StartOptions {
   readonly handleSighup?: boolean
 }
 
+/** serveConnection events that answer a request with an error, and the error's name. */
+const connectionRefusals: Partial<Record<string, string>> = {
+  'unexpected-opcode': 'UnexpectedOpcode',
+  busy: 'Busy',
+  'format-error': 'Format',
+}
+
 function splitHostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':')
   return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) }
@@ -281,6 +288,23 @@ export async function startKeyServer(
         idleTimeoutMs: config.limits.idleTimeoutMs,
         onEvent: (e) => {
           if (e.kind === 'closed' || e.kind === 'paused' || e.kind === 'resumed') return
+          // Refusals made by serveConnection itself are audited like the handler's.
+          const refusal = connectionRefusals[e.kind]
+          if (refusal !== undefined) {
+            metrics.record('(connection)', refusal, 0)
+            audit.append({
+              node: peer.nodeId ?? null,
+              ski: null,
+              op:
+                e.kind === 'unexpected-opcode'
+                  ? (e.detail?.split(': ')[1] ?? 'unknown')
+                  : '(unparsed)',
+              sni: null,
+              clientIp: null,
+              result: refusal,
+              latencyUs: 0,
+            })
+          }
           const level = e.kind === 'busy' || e.kind === 'idle-timeout' ? 'debug' : 'warn'
           log[level](
             { node: peer.nodeId, remote: peer.remoteAddress, event: e.kind },

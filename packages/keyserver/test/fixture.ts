@@ -1,0 +1,119 @@
+/**
+ * A complete key server on loopback for integration tests: a CA, a server
+ * certificate, node certificates, an initialised keystore, and clients.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createCa, issueNodeCert, issueServerCert, type Issued } from '@outpost/pki'
+import { KeylessClient } from '@outpost/keyless'
+import pino from 'pino'
+import {
+  initKeystore,
+  startKeyServer,
+  type KeyServer,
+  type KeyServerConfigInput,
+} from '@outpost/keyserver'
+
+export interface NodeFiles {
+  readonly certFile: string
+  readonly keyFile: string
+  readonly issued: Issued
+}
+
+export interface Fixture {
+  readonly dir: string
+  readonly caFile: string
+  readonly ca: Issued
+  readonly shares: string[]
+  readonly server: KeyServer
+  readonly config: KeyServerConfigInput
+  node(nodeId: string, region?: string, country?: string): Promise<NodeFiles>
+  client(node: NodeFiles, o?: { tlsMaxVersion?: 'TLSv1.2' | 'TLSv1.3' }): KeylessClient
+  cleanup(): Promise<void>
+}
+
+export interface FixtureOptions {
+  readonly shares?: number
+  readonly threshold?: number
+  readonly overrides?: Partial<KeyServerConfigInput>
+  readonly devAutoUnseal?: boolean
+}
+
+export async function startFixture(o: FixtureOptions = {}): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'keyserver-it-'))
+  const write = (name: string, data: string | Uint8Array, mode = 0o600): string => {
+    const p = join(dir, name)
+    writeFileSync(p, data, { mode })
+    return p
+  }
+  const ca = await createCa({ commonName: 'Test Node CA' })
+  const caFile = write('ca.pem', ca.certPem, 0o644)
+  const srv = await issueServerCert({
+    ca,
+    commonName: 'keyserver',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+  })
+  const certFile = write('server.pem', srv.certPem, 0o644)
+  const keyFile = write('server-key.pem', srv.keyPem)
+  const keystoreDir = join(dir, 'keystore')
+  const shares = initKeystore(keystoreDir, {
+    shares: o.shares ?? 3,
+    threshold: o.threshold ?? 2,
+    keepSharesForDev: o.devAutoUnseal === true,
+  })
+  const config: KeyServerConfigInput = {
+    listen: '127.0.0.1:0',
+    metricsListen: '127.0.0.1:0',
+    adminSocket: join(dir, 'admin.sock'),
+    tls: { certFile, keyFile, caFile },
+    keystore: { type: 'directory', dir: keystoreDir },
+    revocationsFile: join(dir, 'revoked.txt'),
+    audit: { file: join(dir, 'audit.jsonl') },
+    ...(o.devAutoUnseal === true ? { dev: { autoUnseal: true } } : {}),
+    ...o.overrides,
+  }
+  const server = await startKeyServer(config, {
+    logger: pino({ level: process.env['KEYSERVER_TEST_LOG'] ?? 'silent' }),
+    handleSighup: false,
+    warn: () => undefined,
+    env: {},
+  })
+  const clients: KeylessClient[] = []
+  return {
+    dir,
+    caFile,
+    ca,
+    shares,
+    server,
+    config,
+    async node(nodeId, region = 'eu-central', country = 'DE') {
+      const issued = await issueNodeCert({ ca, nodeId, region, country })
+      return {
+        issued,
+        certFile: write(`${nodeId}.pem`, issued.certPem, 0o644),
+        keyFile: write(`${nodeId}-key.pem`, issued.keyPem),
+      }
+    },
+    client(node, co = {}) {
+      const c = new KeylessClient({
+        servers: [{ host: '127.0.0.1', port: server.address.port, servername: 'localhost' }],
+        ca: ca.certPem,
+        cert: node.issued.certPem,
+        key: new Uint8Array(node.issued.keyPem),
+        operationTimeoutMs: 5000,
+        reconnectBaseMs: 50,
+        reconnectMaxMs: 200,
+        ...co,
+      })
+      clients.push(c)
+      return c
+    },
+    async cleanup() {
+      for (const c of clients) await c.close()
+      await server.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
