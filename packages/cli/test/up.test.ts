@@ -1,0 +1,73 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'node:https'
+import { up } from '../src/up.ts'
+
+function get(port: number, ca: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    // agent: false: no session cache, so every request is a full handshake with a signature.
+    const req = request(
+      { host: '127.0.0.1', servername: 'localhost', port, path: '/hello', ca, agent: false },
+      (res) => {
+        let body = ''
+        res.on('data', (d: Buffer) => {
+          body += d.toString()
+        })
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body })
+        })
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile())
+}
+
+test('up() serves a page over keyless TLS and keeps the site key only in the key server', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-up-'))
+  const d = await up({ dir, keyServerPort: 0, metricsPort: 0, httpsPort: 0, originPort: 0 })
+  try {
+    const ca = readFileSync(join(dir, 'pki', 'ca.pem'))
+    const r = await get(d.front.address.port, ca)
+    assert.equal(r.status, 200)
+    assert.match(r.body, /You asked for \/hello via https/)
+    assert.equal(d.keyServer.listKeys().length, 1)
+    assert.ok(
+      d.lines.some((l) => l.startsWith('curl ')),
+      'prints a curl command on a line of its own',
+    )
+    // The site's private key exists nowhere on disk in the clear: every PEM private key
+    // under the state dir belongs to the dev PKI (CA, key server, node), not to the site.
+    const keyFiles = filesUnder(dir).filter((f) =>
+      readFileSync(f, 'latin1').includes('PRIVATE KEY'),
+    )
+    assert.deepEqual(keyFiles.map((f) => f.slice(dir.length + 1)).sort(), [
+      'pki/ca-key.pem',
+      'pki/nodes/edge-local-key.pem',
+      'pki/servers/keyserver-key.pem',
+    ])
+    // Sealing the key server makes new full handshakes fail.
+    d.keyServer.seal()
+    await assert.rejects(get(d.front.address.port, ca))
+  } finally {
+    await d.close()
+  }
+  // A restart reuses the sealed keystore: no new key, same site certificate.
+  const d2 = await up({ dir, keyServerPort: 0, metricsPort: 0, httpsPort: 0, originPort: 0 })
+  try {
+    assert.equal(d2.keyServer.listKeys().length, 1)
+    const r = await get(d2.front.address.port, readFileSync(join(dir, 'pki', 'ca.pem')))
+    assert.equal(r.status, 200)
+  } finally {
+    await d2.close()
+  }
+})
