@@ -5,6 +5,7 @@ import { pkiCommand } from '@outpost/pki/cli'
 import { tlsDemoCommand } from '@outpost/tls/cli'
 import { screenCommand, listsCommand } from '@outpost/screening/cli'
 import { edgeCommand } from '@outpost/edge/cli'
+import { controlCommand, ctlCommand } from '@outpost/control/cli'
 import { upCommand } from './up.ts'
 
 export const root: Command = {
@@ -17,6 +18,8 @@ Services run in the safe region (keyserver, control) or at the edge (edge).
     upCommand,
     keyserverCommand,
     edgeCommand,
+    controlCommand,
+    ctlCommand,
     pkiCommand,
     tlsDemoCommand,
     screenCommand,
