@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { concat, fromHex, toHex } from '@outpost/wire'
@@ -364,4 +365,14 @@ test('encodeFrame() unpadded: dropping one short item shrinks the frame by exact
       assert.equal(full.length - encodeFrame(0, rest, 'none').length, 3 + len)
     }),
   )
+})
+
+test('docs/protocol/keyless.md §8.3 example frame is what encodeFrame() produces', () => {
+  const doc = readFileSync(new URL('../../../../docs/protocol/keyless.md', import.meta.url), 'utf8')
+  const section = doc.slice(doc.indexOf('### 8.3'))
+  const block = /```\n([\s\S]*?)```/.exec(section)?.[1]
+  assert.ok(block !== undefined, 'no code block in §8.3')
+  const signTls13 = vectors.find((v) => v.name.startsWith('SignTls13'))
+  assert.ok(signTls13 !== undefined)
+  assert.equal(toHex(parseVector(block)), toHex(encodeFrame(signTls13.id, signTls13.op)))
 })
