@@ -5,9 +5,9 @@
  *
  *   1. full handshakes/s        h2load --h1 -n N -c 30 -m 1 against --connection-close
  *                               servers (one handshake per request); Node client if no h2load
- *   2. full handshakes/s, keyless  ours signing through a local key server (when available)
+ *   2. full handshakes/s, keyless  ours signing through @outpost/keyserver on loopback
  *   3. resumed handshakes/s     Node tls.connect clients passing `session` (newest ticket)
- *   4. bulk throughput          one connection, N MiB echoed (needs tls-demo --echo)
+ *   4. bulk throughput          one connection, N MiB echoed (tls-demo --echo-port)
  *   5. memory per idle connection  2,000 idle TLS connections; server RSS and JS heap delta
  *   6. CPU profile              --cpu-prof on our server during a handshake run
  *
@@ -28,12 +28,14 @@ import { writeTestPki, type CertSet } from '../test/interop/test-pki.ts'
 import {
   spawnServer,
   startTlsDemo,
+  tlsDemoEchoPort,
   REPO_ROOT,
   type RunningServer,
 } from '../test/interop/servers.ts'
 import { findExecutable } from '../test/interop/tools.ts'
 import { h2load, connectionRate, bulkEcho, openIdle, type Target } from './load.ts'
 import { summariseProfile, profileMarkdown, type CpuProfile } from './profile.ts'
+import { startBenchKeyServer } from './keyless.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -81,6 +83,8 @@ const oursRuns = tlsDemoCommand.run !== undefined
 type Side = 'ours' | 'native'
 
 interface ServerOpts {
+  /** Ours only: sign on a key server (these args) instead of the local key. */
+  readonly keyless?: readonly string[]
   readonly connectionClose?: boolean
   readonly echo?: boolean
   readonly nodeArgs?: readonly string[]
@@ -90,10 +94,11 @@ interface ServerOpts {
 async function start(side: Side, cert: CertSet, o: ServerOpts): Promise<RunningServer> {
   if (side === 'ours') {
     return startTlsDemo({
-      certs: [cert],
+      certs: [o.keyless !== undefined ? { chainFile: cert.chainFile } : cert],
       connectionClose: o.connectionClose ?? false,
       tickets: 2,
-      extraArgs: [...(o.echo === true ? ['--echo'] : []), ...(o.extraArgs ?? [])],
+      ...(o.echo === true ? { echoPort: 0 } : {}),
+      extraArgs: [...(o.keyless ?? []), ...(o.extraArgs ?? [])],
       nodeArgs: o.nodeArgs ?? [],
     })
   }
@@ -108,10 +113,8 @@ async function start(side: Side, cert: CertSet, o: ServerOpts): Promise<RunningS
       cert.chainFile,
       '--key',
       cert.keyFile,
-      '--tickets',
-      '2',
       ...(o.connectionClose === true ? ['--connection-close'] : []),
-      ...(o.echo === true ? ['--echo'] : []),
+      ...(o.echo === true ? ['--echo-port', '0'] : []),
     ],
   })
 }
@@ -224,11 +227,11 @@ async function resumedPhase(cert: CertSet): Promise<void> {
 async function bulkPhase(cert: CertSet): Promise<void> {
   const bytes = sizes.bulkMiB * 1048576
   const res: Partial<Record<Side, number>> = {}
-  const sides: Side[] = oursRuns && oursHas('echo') ? ['ours', 'native'] : ['native']
-  if (!sides.includes('ours'))
-    notes.push('bulk: tls-demo has no --echo mode yet; ours not measured.')
+  const sides: Side[] = oursRuns && oursHas('echo-port') ? ['ours', 'native'] : ['native']
+  if (!sides.includes('ours')) notes.push('bulk: tls-demo has no echo server; ours not measured.')
   for (const side of sides) {
-    await withServer(side, cert, { echo: true }, async (t) => {
+    await withServer(side, cert, { echo: true }, async (_, s) => {
+      const t = { host: '127.0.0.1', port: await tlsDemoEchoPort(s) }
       await bulkEcho(t, 4 * 1048576)
       const r = await bulkEcho(t, bytes)
       res[side] = r.mibPerSec
@@ -407,9 +410,23 @@ async function main(): Promise<void> {
       await handshakePhase(cert, 'full handshakes (ECDSA P-256, local signer)', {})
     }
     if (phases.has('keyless')) {
-      notes.push(
-        'keyless: not measured yet (needs startKeyServer from @outpost/keyserver and tls-demo --key-server).',
-      )
+      if (!oursRuns || !oursHas('key-server')) {
+        notes.push('keyless: tls-demo has no --key-server; not measured.')
+      } else {
+        log('full handshakes, keyless...')
+        const ksDir = join(work, 'keyserver')
+        mkdirSync(ksDir, { recursive: true, mode: 0o700 })
+        const ks = await startBenchKeyServer(ksDir, cert.keyFile)
+        try {
+          await handshakePhase(
+            cert,
+            'full handshakes, keyless (key server on loopback, in the bench process)',
+            { keyless: ks.demoArgs },
+          )
+        } finally {
+          await ks.close()
+        }
+      }
     }
     if (phases.has('resumed')) {
       log('resumed handshakes...')

@@ -1,17 +1,22 @@
 /**
- * The benchmark's baseline: Node's native TLS (`tls.createServer`, OpenSSL) with the same
- * command line and the same HTTP behaviour as `outpost tls-demo`, so both sides of every
- * comparison see the same load generator, certificate and responses.
+ * The benchmark's baseline: Node's native TLS (OpenSSL) behind the SAME HTTP stack as
+ * `outpost tls-demo` (node:http's parser and response writer; `https.createServer` is
+ * node:http over `tls.Server`), with the same command line and responses, so both sides
+ * of a comparison differ only in the TLS implementation.
  *
  *   node packages/tls/bench/native-server.ts --listen 127.0.0.1:0 --cert CHAIN --key KEY
- *        [--connection-close] [--tickets N] [--echo]
+ *        [--connection-close] [--echo-port PORT]
  *
- * Prints `listening 127.0.0.1:<port>` once bound; exits 0 on SIGTERM/SIGINT.
- * HTTP/1.x: every request gets a 200 with a small HTML page; with --connection-close the
- * connection is closed after each response (one full handshake per request for h2load).
- * --echo writes every byte read back (bulk throughput, tlsfuzzer's lengths script).
+ * Prints `listening on https://127.0.0.1:<port>/` (and `echo on 127.0.0.1:<port>`) once
+ * bound; exits 0 on SIGTERM/SIGINT (so --cpu-prof and reports get written).
+ * --connection-close answers with `Connection: close` (one full handshake per request
+ * for h2load). --echo-port also runs a `tls.createServer` that writes every byte back.
+ * Node (OpenSSL) always sends 2 session tickets after a full handshake, as tls-demo does
+ * by default.
  */
+import https from 'node:https'
 import tls from 'node:tls'
+import type { Server } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 
@@ -21,8 +26,7 @@ const { values } = parseArgs({
     cert: { type: 'string' },
     key: { type: 'string' },
     'connection-close': { type: 'boolean', default: false },
-    tickets: { type: 'string', default: '2' },
-    echo: { type: 'boolean', default: false },
+    'echo-port': { type: 'string' },
   },
   strict: true,
 })
@@ -37,73 +41,76 @@ if (m?.[1] !== '127.0.0.1') {
   process.exit(2)
 }
 const port = Number(m[2])
-const tickets = Number(values.tickets)
 const closeEach = values['connection-close']
 
 const key = readFileSync(values.key)
-const server = tls.createServer({
+const tlsOptions: tls.TlsOptions = {
   cert: readFileSync(values.cert),
   key,
   minVersion: 'TLSv1.3',
   maxVersion: 'TLSv1.3',
-  // Node (OpenSSL) sends 2 tickets by default; 0 turns stateless tickets off.
-  ...(tickets === 0 ? { sessionTimeout: 0 } : {}),
-})
-key.fill(0)
+  ALPNProtocols: ['http/1.1'],
+}
 
-const body = Buffer.from(
-  '<!DOCTYPE html><html><head><title>outpost</title></head><body><p>It works.</p></body></html>\n',
-)
-
-server.on('secureConnection', (sock) => {
-  sock.on('error', () => {
-    sock.destroy()
-  })
-  if (values.echo) {
-    sock.pipe(sock)
-    return
+const server = https.createServer(tlsOptions, (req, res) => {
+  const sock = req.socket
+  let body = 'Node native TLS\n'
+  if (sock instanceof tls.TLSSocket) {
+    const k = sock.getEphemeralKeyInfo()
+    const group = k !== null && 'name' in k ? k.name : '?'
+    body += [
+      `version=${sock.getProtocol() ?? '?'} suite=${sock.getCipher().standardName} group=${String(group)}`,
+      `alpn=${String(sock.alpnProtocol)} resumed=${String(sock.isSessionReused())} http=${req.httpVersion}`,
+      '',
+    ].join('\n')
   }
-  let buf: Buffer = Buffer.alloc(0)
-  sock.on('data', (chunk: Buffer) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
-    for (;;) {
-      const end = buf.indexOf('\r\n\r\n')
-      if (end < 0) {
-        if (buf.length > 65536) sock.destroy()
-        return
-      }
-      const head = buf.subarray(0, end).toString('latin1')
-      buf = buf.subarray(end + 4)
-      const http10 = /^[^\r\n]* HTTP\/1\.0(\r|$)/.test(head)
-      const wantsClose =
-        closeEach ||
-        /\r\nconnection:\s*close/i.test(head) ||
-        (http10 && !/\r\nconnection:\s*keep-alive/i.test(head))
-      sock.write(
-        `HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\n` +
-          `Connection: ${wantsClose ? 'close' : 'keep-alive'}\r\n\r\n`,
-      )
-      sock.write(body)
-      if (wantsClose) {
-        sock.end()
-        return
-      }
-    }
+  res.writeHead(200, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...(closeEach ? { connection: 'close' } : {}),
   })
+  res.end(body)
 })
+server.keepAliveTimeout = 5000
 server.on('tlsClientError', () => {
   // counted by the client side; nothing to log in a benchmark
 })
 
-server.listen(port, '127.0.0.1', () => {
-  const a = server.address()
-  const p = typeof a === 'object' && a !== null ? a.port : port
-  process.stdout.write(`listening 127.0.0.1:${p} (node ${process.version} native tls)\n`)
-})
+let echo: Server | undefined
+if (values['echo-port'] !== undefined) {
+  echo = tls.createServer(tlsOptions, (sock) => {
+    sock.on('error', () => {
+      sock.destroy()
+    })
+    sock.pipe(sock)
+  })
+  echo.on('tlsClientError', () => undefined)
+}
+key.fill(0)
+
+function listen(s: Server, p: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    s.once('error', reject)
+    s.listen(p, '127.0.0.1', () => {
+      const a = s.address()
+      resolve(typeof a === 'object' && a !== null ? a.port : p)
+    })
+  })
+}
+
+const p = await listen(server, port)
+process.stdout.write(
+  `native-server listening on https://127.0.0.1:${p}/ (node ${process.version})\n`,
+)
+if (echo !== undefined) {
+  const ep = await listen(echo, Number(values['echo-port']))
+  process.stdout.write(`native-server echo on 127.0.0.1:${ep}\n`)
+}
 
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     server.close()
+    echo?.close()
     process.exit(0)
   })
 }

@@ -16,7 +16,6 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { tlsDemoCommand } from '@outpost/tls/cli'
 import { writeTestPki, TEST_SNI, type TestPki } from './test-pki.ts'
 import { startTlsDemo, startNodeBaseline, type RunningServer } from './servers.ts'
 import { findExecutable, findFirst, runClients, RUN_CLIENTS } from './tools.ts'
@@ -51,9 +50,6 @@ const families: readonly Family[] = [
 function notReady(): string | undefined {
   if (findExecutable('bash') === undefined) return 'bash not found'
   if (!existsSync(RUN_CLIENTS)) return `runner not found: ${RUN_CLIENTS}`
-  if (target === 'outpost' && tlsDemoCommand.run === undefined) {
-    return 'outpost tls-demo is not implemented yet (packages/tls/src/cli.ts has no run)'
-  }
   return undefined
 }
 
@@ -113,6 +109,9 @@ describe(`real clients against ${target === 'node' ? 'the Node baseline' : 'outp
               VERBOSE: '1',
             },
           })
+          for (const line of run.output.split('\n')) {
+            if (/^(ok|skip) /.test(line)) t.diagnostic(line)
+          }
           t.diagnostic(run.summary !== undefined ? formatSummary(run.summary) : 'no summary')
           const context = `${run.output}\n--- server output ---\n${server.output().slice(-4000)}`
           assert.ok(run.summary !== undefined, `run-clients.sh printed no summary:\n${context}`)
@@ -123,6 +122,27 @@ describe(`real clients against ${target === 'node' ? 'the Node baseline' : 'outp
           assert.equal(server.child.exitCode, null, `server exited:\n${server.output()}`)
         })
       }
+
+      // Negative control: the same run trusting the OTHER profile's CA must fail, so a
+      // harness that passes everything (wrong parsing, wrong target) cannot go unnoticed.
+      test('negative control: a client trusting another CA fails', async (t) => {
+        const curl = findExecutable('curl')
+        if (unavailable !== undefined || curl === undefined) {
+          t.skip(unavailable ?? 'CURL binary not found')
+          return
+        }
+        assert.ok(server !== undefined && pki !== undefined)
+        const run = await runClients({
+          host: server.host,
+          port: server.port,
+          sni: TEST_SNI,
+          caFile: pki[profile === 'rsa' ? 'ecdsa' : 'rsa'].caFile,
+          env: { CURL: curl, ONLY: 'curl', CLIENT_TIMEOUT: '20' },
+        })
+        assert.deepEqual(run.summary, { passed: 0, failed: 1, skipped: 0 }, run.output)
+        assert.equal(run.exitCode, 1)
+        assert.equal(server.child.exitCode, null, `server exited:\n${server.output()}`)
+      })
     })
   }
 })

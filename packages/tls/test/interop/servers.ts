@@ -24,6 +24,8 @@ export interface RunningServer {
   readonly child: ChildProcess
   /** Everything the server wrote so far (stdout and stderr interleaved). */
   output(): string
+  /** Waits for a line of output matching `re`; resolves with its first capture group. */
+  waitForOutput(re: RegExp, timeoutMs?: number): Promise<string>
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
   stop(graceMs?: number): Promise<void>
 }
@@ -116,6 +118,17 @@ export async function spawnServer(o: SpawnServerOptions): Promise<RunningServer>
         pid: child.pid ?? -1,
         child,
         output: () => out,
+        waitForOutput: async (re, timeoutMs = 10_000) => {
+          const until = Date.now() + timeoutMs
+          for (;;) {
+            const m = re.exec(out)
+            if (m !== null) return m[1] ?? m[0]
+            if (state.exited || Date.now() > until) {
+              throw new Error(`Server output never matched ${String(re)}:\n${out}`)
+            }
+            await sleep(50)
+          }
+        },
         stop,
       }
     }
@@ -129,14 +142,22 @@ export async function spawnServer(o: SpawnServerOptions): Promise<RunningServer>
 
 export interface TlsDemoOptions {
   /** Certificate chain and key pairs (tls-demo takes several `--cert/--key` pairs). */
-  readonly certs: readonly { readonly chainFile: string; readonly keyFile: string }[]
+  /** Without keyFile (with `--key-server` in extraArgs) the key stays on the key server. */
+  readonly certs: readonly { readonly chainFile: string; readonly keyFile?: string }[]
   readonly connectionClose?: boolean
   readonly tickets?: number
+  /** Also run tls-demo's echo server (`--echo-port`; 0 = any free port). */
+  readonly echoPort?: number
   /** Anything else, passed through (e.g. `--key-server`). */
   readonly extraArgs?: readonly string[]
   /** Node flags for the server process, e.g. `--cpu-prof`. */
   readonly nodeArgs?: readonly string[]
   readonly port?: number
+}
+
+/** The port of tls-demo's echo server, from its "echo on 127.0.0.1:PORT" line. */
+export async function tlsDemoEchoPort(s: RunningServer): Promise<number> {
+  return Number(await s.waitForOutput(/echo on 127\.0\.0\.1:(\d+)/))
 }
 
 /** Runs `outpost tls-demo` (packages/cli/src/main.ts) with the current Node binary. */
@@ -148,9 +169,14 @@ export async function startTlsDemo(o: TlsDemoOptions): Promise<RunningServer> {
     'tls-demo',
     '--listen',
     `127.0.0.1:${port}`,
-    ...o.certs.flatMap((c) => ['--cert', c.chainFile, '--key', c.keyFile]),
+    ...o.certs.flatMap((c) => [
+      '--cert',
+      c.chainFile,
+      ...(c.keyFile !== undefined ? ['--key', c.keyFile] : []),
+    ]),
     ...(o.connectionClose === true ? ['--connection-close'] : []),
     ...(o.tickets !== undefined ? ['--tickets', String(o.tickets)] : []),
+    ...(o.echoPort !== undefined ? ['--echo-port', String(o.echoPort)] : []),
     ...(o.extraArgs ?? []),
   ]
   return spawnServer({ command: process.execPath, args, port })

@@ -46,7 +46,7 @@ test('parseSummary returns undefined without a whole summary line', () => {
 
 test('parseSummary never throws on arbitrary text', () => {
   fc.assert(
-    fc.property(fc.string({ unit: 'binary' }), (t) => {
+    fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (t) => {
       const r = parseSummary(t)
       assert.ok(r === undefined || (r.passed >= 0 && r.failed >= 0 && r.skipped >= 0))
     }),
