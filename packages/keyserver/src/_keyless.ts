@@ -15,6 +15,7 @@ export {
   errorResponse,
   skiOf,
   KeylessRemoteError,
+  KeylessError,
   KeylessClient,
 } from '@outpost/keyless'
 export type { Operation, PeerInfo, OperationHandler, ServeEvent } from '@outpost/keyless'
