@@ -229,11 +229,15 @@ export class KeylessClient {
       const remaining = deadline - performance.now()
       if (remaining <= 0) break
       try {
-        const conn = await this.#acquire(ep, remaining, o.signal)
-        const answer = await conn.send(op, {
+        // Picked and sent in the same tick, so concurrent operations see each
+        // other's load and spread over the pool.
+        const conn = leastLoaded(ep) ?? (await this.#connected(ep, remaining, o.signal))
+        const sent = conn.send(op, {
           timeoutMs: Math.max(1, deadline - performance.now()),
           signal: o.signal,
         })
+        this.#maybeGrow(ep, conn)
+        const answer = await sent
         return interpret(op, answer, ep.name)
       } catch (e) {
         if (!(e instanceof KeylessError) || !e.isTransport || this.#isClosed()) throw e
@@ -302,22 +306,25 @@ export class KeylessClient {
     return this.#endpoints.find((ep) => ep.state === 'idle' && !exclude.has(ep))
   }
 
-  async #acquire(
+  #connected(
     ep: Endpoint,
     budgetMs: number,
     signal: AbortSignal | undefined,
   ): Promise<ClientConnection> {
-    let best: ClientConnection | undefined
-    for (const c of ep.conns) if (best === undefined || c.inFlight < best.inFlight) best = c
-    if (best !== undefined) {
-      if (best.inFlight > 0 && ep.conns.length < this.#perServer && ep.connecting === undefined) {
-        // Grow the pool in the background; this operation uses what exists.
-        this.#connect(ep).catch(() => undefined)
-      }
-      return best
+    return withDeadline(ep.connecting ?? this.#connect(ep), budgetMs, signal, ep.name)
+  }
+
+  // Grows the pool in the background when the connection just used already
+  // carried other requests; this operation keeps the connection it has.
+  #maybeGrow(ep: Endpoint, conn: ClientConnection): void {
+    if (
+      conn.inFlight > 1 &&
+      ep.state === 'up' &&
+      ep.conns.length < this.#perServer &&
+      ep.connecting === undefined
+    ) {
+      this.#connect(ep).catch(() => undefined)
     }
-    const connecting = ep.connecting ?? this.#connect(ep)
-    return withDeadline(connecting, budgetMs, signal, ep.name)
   }
 
   #connect(ep: Endpoint): Promise<ClientConnection> {
@@ -468,6 +475,12 @@ export class KeylessClient {
       }
     }
   }
+}
+
+function leastLoaded(ep: Endpoint): ClientConnection | undefined {
+  let best: ClientConnection | undefined
+  for (const c of ep.conns) if (best === undefined || c.inFlight < best.inFlight) best = c
+  return best
 }
 
 function interpret(req: Operation, answer: Operation, server: string): Operation {

@@ -83,6 +83,7 @@ test("KeylessClient with tlsMaxVersion 'TLSv1.2' negotiates TLS 1.2", async () =
   try {
     await c.ping()
     assert.deepEqual(s.protocols, ['TLSv1.2'])
+    assert.deepEqual(s.ciphers, ['TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384'])
   } finally {
     await c.close()
     await s.close()
@@ -97,6 +98,78 @@ test('KeylessClient refuses a key server whose certificate it does not trust', a
   } finally {
     await c.close()
     await s.close()
+  }
+})
+
+test('KeylessClient verifies the server certificate against servername', async () => {
+  const s = await startServer(pki)
+  const wrong = new KeylessClient({
+    servers: [{ host: '127.0.0.1', port: s.port, servername: 'not-the-keyserver.example' }],
+    ...clientCredentials(pki),
+  })
+  try {
+    await assert.rejects(wrong.ping(), (e: Error) => {
+      assert.ok(e instanceof KeylessConnectionError)
+      assert.match(e.message, /not-the-keyserver\.example/)
+      return true
+    })
+  } finally {
+    await wrong.close()
+    await s.close()
+  }
+})
+
+test('KeylessClient opens more connections per server under load when asked to', async () => {
+  const s = await startServer(pki)
+  const c = client([s.port], { connectionsPerServer: 3 })
+  try {
+    await c.ping()
+    assert.equal(c.status()[0]?.connections, 1)
+    for (let round = 0; round < 20 && (c.status()[0]?.connections ?? 0) < 3; round++) {
+      await Promise.all(Array.from({ length: 6 }, () => c.execute(delayed(3))))
+    }
+    assert.equal(c.status()[0]?.connections, 3)
+    // More load never opens more than the limit.
+    await Promise.all(Array.from({ length: 30 }, () => c.execute(delayed(3))))
+    assert.equal(c.status()[0]?.connections, 3)
+    assert.equal(s.peers.length, 3)
+  } finally {
+    await c.close()
+    await s.close()
+  }
+})
+
+test('KeylessClient retries an operation whose connection was lost on another server', async () => {
+  const b = await startServer(pki)
+  let dropA = (): void => undefined
+  const a = await startServer(pki, {
+    handler: async (op, peer, signal) => {
+      if (op.opcode === Op.RsaSignSha256) {
+        dropA() // the key server dies with this request in flight
+        return new Promise(() => undefined)
+      }
+      return signingHandler([])(op, peer, signal)
+    },
+  })
+  dropA = () => {
+    a.dropConnections()
+  }
+  const events: string[] = []
+  const c = client([a.port, b.port], { onEvent: (e) => events.push(`${e.kind} ${e.server}`) })
+  try {
+    await c.ping()
+    await eventually('both up', () => c.status().every((x) => x.state === 'up'))
+    // Round-robin: ping went to A, so send until an op lands on A and is retried on B.
+    for (let i = 0; i < 2; i++) {
+      const answer = await c.execute(delayed(1))
+      assert.equal(answer.opcode, Op.Response)
+    }
+    assert.ok(events.includes(`retry 127.0.0.1:${a.port}`), events.join(', '))
+    assert.ok(b.requests.some((r) => r.opcode === Op.RsaSignSha256))
+  } finally {
+    await c.close()
+    await a.close()
+    await b.close()
   }
 })
 

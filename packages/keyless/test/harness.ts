@@ -120,6 +120,9 @@ export interface TestServer {
   requests: { id: number; opcode: number; payloadLength: number }[]
   peers: { nodeId?: string; region?: string; country?: string }[]
   protocols: string[]
+  ciphers: string[]
+  /** Destroys every open connection, leaving the server listening. */
+  dropConnections(): void
   close(): Promise<void>
 }
 
@@ -134,6 +137,7 @@ export async function startServer(pki: TestPki, o: StartOptions = {}): Promise<T
   const requests: TestServer['requests'] = []
   const peers: TestServer['peers'] = []
   const protocols: string[] = []
+  const ciphers: string[] = []
   const handler = o.handler ?? signingHandler([])
   const server = tls.createServer(
     {
@@ -148,6 +152,7 @@ export async function startServer(pki: TestPki, o: StartOptions = {}): Promise<T
       const id = nodeIdentityFromCert(socket.getPeerX509Certificate())
       peers.push(id ?? {})
       protocols.push(socket.getProtocol() ?? '')
+      ciphers.push(socket.getCipher().standardName)
       const tap = new Deframer()
       socket.on('data', (chunk: Uint8Array) => {
         try {
@@ -183,6 +188,10 @@ export async function startServer(pki: TestPki, o: StartOptions = {}): Promise<T
     requests,
     peers,
     protocols,
+    ciphers,
+    dropConnections() {
+      for (const s of sockets) s.destroy()
+    },
     async close() {
       if (!server.listening) return
       const closed = new Promise<void>((resolve) =>
