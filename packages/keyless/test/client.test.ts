@@ -363,6 +363,31 @@ test('KeylessClient surfaces Busy from a key server at its in-flight bound, with
   }
 })
 
+test('KeylessClient marks a server down when it stops answering health pings, and fails over', async () => {
+  const a = await startServer(pki)
+  const b = await startServer(pki)
+  const events: string[] = []
+  const c = client([a.port, b.port], {
+    healthCheckIntervalMs: 100,
+    operationTimeoutMs: 300,
+    reconnectBaseMs: 5000,
+    onEvent: (e) => events.push(e.kind + ' ' + e.server),
+  })
+  try {
+    await c.ping()
+    await eventually('both up', () => c.status().every((x) => x.state === 'up'))
+    a.muteConnections()
+    await eventually('A down', () => c.status()[0]?.state === 'down')
+    assert.ok(events.includes(`health-failed 127.0.0.1:${a.port}`), events.join(', '))
+    assert.equal(c.status()[1]?.state, 'up')
+    assert.equal((await c.execute(delayed(0))).opcode, Op.Response)
+  } finally {
+    await c.close()
+    await a.close()
+    await b.close()
+  }
+})
+
 test('KeylessClient keeps idle connections alive with payload-carrying pings', async () => {
   const s = await startServer(pki, { idleTimeoutMs: 300 })
   const c = client([s.port], { healthCheckIntervalMs: 100 })

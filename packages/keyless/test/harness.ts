@@ -123,6 +123,8 @@ export interface TestServer {
   ciphers: string[]
   /** Destroys every open connection, leaving the server listening. */
   dropConnections(): void
+  /** Stops reading every open connection: the server goes silent but keeps them open. */
+  muteConnections(): void
   close(): Promise<void>
 }
 
@@ -133,6 +135,7 @@ export interface StartOptions extends Partial<Omit<ServeOptions, 'peer'>> {
 
 export async function startServer(pki: TestPki, o: StartOptions = {}): Promise<TestServer> {
   const sockets = new Set<Socket>()
+  const tlsSockets = new Set<tls.TLSSocket>()
   const events: ServeEvent[] = []
   const requests: TestServer['requests'] = []
   const peers: TestServer['peers'] = []
@@ -149,6 +152,8 @@ export async function startServer(pki: TestPki, o: StartOptions = {}): Promise<T
       minVersion: 'TLSv1.2',
     },
     (socket) => {
+      tlsSockets.add(socket)
+      socket.on('close', () => tlsSockets.delete(socket))
       const id = nodeIdentityFromCert(socket.getPeerX509Certificate())
       peers.push(id ?? {})
       protocols.push(socket.getProtocol() ?? '')
@@ -191,6 +196,9 @@ export async function startServer(pki: TestPki, o: StartOptions = {}): Promise<T
     ciphers,
     dropConnections() {
       for (const s of sockets) s.destroy()
+    },
+    muteConnections() {
+      for (const s of tlsSockets) s.pause()
     },
     async close() {
       if (!server.listening) return

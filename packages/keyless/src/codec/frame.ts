@@ -88,30 +88,32 @@ export function encodeFrame(id: number, op: Operation, padding: Padding = 'gokey
   if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
     throw new KeylessEncodeError(`Cannot encode keyless frame: ID ${id} is not a uint32`)
   }
-  const body = new Writer(1024)
-  writeItems(body, op)
-  const itemBytes = body.length
-  const unpadded = HEADER_BYTES + itemBytes
+  // One buffer: the header with a placeholder Length, then the items; the
+  // Length is patched in at the end.
+  const w = new Writer(PADDED_FRAME_BYTES + 8)
+  w.u8(PROTOCOL_MAJOR).u8(PROTOCOL_MINOR).u16(0).u32(id)
+  writeItems(w, op)
+  const unpadded = w.length
   if (padding === 'gokeyless' && unpadded < PADDED_FRAME_BYTES) {
     // Pad to exactly 1024 bytes; when 8+B is 1021..1023 the item header alone
     // overshoots, and a zero-length padding item is still sent (1024..1026 bytes).
-    body.u8(Tag.Padding).u16(0)
-    const n = Math.max(0, PADDED_FRAME_BYTES - (unpadded + 3))
-    patchPadding(body, n)
+    w.u8(Tag.Padding).u16(0)
+    patchPadding(w, Math.max(0, PADDED_FRAME_BYTES - (unpadded + 3)))
   } else if (padding === 'c') {
     // Always a padding item; short frames become 1027 bytes.
-    const n = unpadded < PADDED_FRAME_BYTES ? PADDED_FRAME_BYTES - unpadded : 0
-    body.u8(Tag.Padding).u16(0)
-    patchPadding(body, n)
+    w.u8(Tag.Padding).u16(0)
+    patchPadding(w, unpadded < PADDED_FRAME_BYTES ? PADDED_FRAME_BYTES - unpadded : 0)
   }
-  if (body.length > MAX_BODY_BYTES) {
+  const bodyLength = w.length - HEADER_BYTES
+  if (bodyLength > MAX_BODY_BYTES) {
     throw new KeylessEncodeError(
-      `Cannot encode keyless frame: body of ${body.length} bytes exceeds ${MAX_BODY_BYTES}`,
+      `Cannot encode keyless frame: body of ${bodyLength} bytes exceeds ${MAX_BODY_BYTES}`,
     )
   }
-  const out = new Writer(HEADER_BYTES + body.length)
-  out.u8(PROTOCOL_MAJOR).u8(PROTOCOL_MINOR).u16(body.length).u32(id).bytes(body.view())
-  return out.finish()
+  const out = w.finish()
+  out[2] = bodyLength >>> 8
+  out[3] = bodyLength & 0xff
+  return out
 }
 
 // The padding item header was written with length 0; rewrite it with n and append n zeros.
@@ -234,7 +236,7 @@ function decodeItems(r: Reader): Operation {
   // stray trailing bytes are ignored, as existing peers do.
   while (r.left >= 3) {
     const tag = r.u8('tag')
-    const data = r.vec16(`${nameOfTag(tag)} item`)
+    const data = r.vec16(itemLabel(tag))
     if (!isKnownTag(tag)) continue
     if (seen.has(tag)) {
       throw new KeylessFormatError(
@@ -295,6 +297,11 @@ function decodeItems(r: Reader): Operation {
     throw new KeylessFormatError('Cannot decode keyless frame: no opcode item')
   }
   return { ...op, opcode }
+}
+
+const itemLabels: string[] = []
+function itemLabel(tag: number): string {
+  return (itemLabels[tag] ??= `${nameOfTag(tag)} item`)
 }
 
 function exactly(tag: number, data: Uint8Array, n: number): Uint8Array {
