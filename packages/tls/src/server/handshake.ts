@@ -194,12 +194,13 @@ export function handleClientHello(
   const kx = keyExchange(share.group as NamedGroup, share.keyExchange)
   const transcript = transcriptPrefix ?? new Transcript(suite.hash)
   transcript.update(msg.raw)
+  // Same order as the RFC 8448 §3 trace, so tests can compare bytes.
   const shExts: Extension[] = [
-    { type: ExtensionType.SupportedVersions, data: encodeU16(ProtocolVersion.TLS13) },
     {
       type: ExtensionType.KeyShare,
       data: encodeKeyShareServer({ group: share.group, keyExchange: kx.serverShare }),
     },
+    { type: ExtensionType.SupportedVersions, data: encodeU16(ProtocolVersion.TLS13) },
   ]
   if (resumption)
     shExts.push({ type: ExtensionType.PreSharedKey, data: encodeU16(resumption.index) })
