@@ -1,0 +1,161 @@
+/**
+ * The edge's configuration (`outpost edge run --config edge.yaml`), validated by
+ * zod through @outpost/config; every error names the field. Environment
+ * overrides use the prefix OUTPOST_EDGE (e.g. OUTPOST_EDGE_LISTEN).
+ */
+import { z } from 'zod'
+import { hostPort, loadConfig, validateConfig } from '@outpost/config'
+
+const hostname = z
+  .string()
+  .regex(
+    /^(?:\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    'Expected a lower-case DNS name',
+  )
+
+const originUrl = z
+  .url()
+  .refine((s) => /^https?:\/\//.test(s), 'Expected an http:// or https:// URL')
+
+export const SiteSchema = z
+  .object({
+    /** Host names served by this site (SNI and Host). */
+    hosts: z.array(hostname).min(1),
+    /** The customer's origin, e.g. http://10.0.0.5:8080. */
+    origin: originUrl,
+    /** PEM certificate chain files (public only: the key stays on the key server). */
+    certificates: z.array(z.string()).default([]),
+    /** The key on the key server: its SKI (hex SHA-1 of the public key) and the pool to ask. */
+    key: z
+      .object({
+        ski: z.string().regex(/^[0-9a-fA-F]{40}$/, 'Expected 40 hex digits'),
+        pool: z.string(),
+      })
+      .strict()
+      .optional(),
+    /** Cache responses for this site (default true). */
+    cache: z.boolean().default(true),
+  })
+  .strict()
+
+export const KeyServerPoolSchema = z
+  .object({
+    servers: z.array(hostPort).min(1),
+    /** CA that signed the key servers' certificates (PEM). */
+    caFile: z.string(),
+    /** This node's client certificate and key for mutual TLS (PEM). */
+    certFile: z.string(),
+    keyFile: z.string(),
+  })
+  .strict()
+
+export const EdgeConfigSchema = z
+  .object({
+    listen: hostPort.default('127.0.0.1:8443'),
+    /**
+     * Serve plain HTTP/1.1 instead of TLS on `listen` (development and tests).
+     * The data path is the same; only the TLS layer is skipped.
+     */
+    plaintext: z.boolean().default(false),
+    sites: z.array(SiteSchema).min(1),
+    keyServers: z.record(z.string(), KeyServerPoolSchema).default({}),
+    cache: z
+      .object({
+        dir: z.string(),
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(256 * 1024 * 1024),
+        /** Larger responses are streamed but not stored. */
+        maxEntryBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(8 * 1024 * 1024),
+      })
+      .strict()
+      .optional(),
+    admin: z
+      .object({
+        listen: hostPort.default('127.0.0.1:9444'),
+        /** SHA-256 (hex) of the bearer token; the token itself is never in the config. */
+        tokenSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'Expected 64 hex digits (SHA-256)'),
+      })
+      .strict()
+      .optional(),
+    metrics: z
+      .object({ listen: hostPort.default('127.0.0.1:9445') })
+      .strict()
+      .optional(),
+    accessLog: z
+      .object({
+        /** File to append JSON lines to; "-" for standard output. */
+        path: z.string(),
+        /** How client IPs are logged: truncated (IPv4 /24, IPv6 /48), hashed, or in full. */
+        clientIp: z.enum(['truncate', 'hash', 'full']).default('truncate'),
+      })
+      .strict()
+      .optional(),
+    timeouts: z
+      .object({
+        connectMs: z.number().int().positive().default(5000),
+        headersMs: z.number().int().positive().default(30000),
+        bodyIdleMs: z.number().int().positive().default(30000),
+      })
+      .strict()
+      .default({ connectMs: 5000, headersMs: 30000, bodyIdleMs: 30000 }),
+    stek: z
+      .object({
+        rotateSeconds: z.number().int().positive().default(3600),
+        keepSeconds: z.number().int().positive().default(64800),
+      })
+      .strict()
+      .default({ rotateSeconds: 3600, keepSeconds: 64800 }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>()
+    c.sites.forEach((s, i) => {
+      s.hosts.forEach((h, j) => {
+        if (seen.has(h))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sites', i, 'hosts', j],
+            message: `Host ${h} is served by two sites`,
+          })
+        seen.add(h)
+      })
+      if (s.key !== undefined && !(s.key.pool in c.keyServers)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sites', i, 'key', 'pool'],
+          message: `No key server pool named ${s.key.pool}`,
+        })
+      }
+      if (!c.plaintext && (s.key === undefined || s.certificates.length === 0)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sites', i],
+          message: 'A TLS site needs certificates and a key (or set plaintext: true)',
+        })
+      }
+    })
+  })
+
+export type EdgeConfig = z.infer<typeof EdgeConfigSchema>
+export type EdgeConfigInput = z.input<typeof EdgeConfigSchema>
+export type SiteConfig = z.infer<typeof SiteSchema>
+
+/** Loads and validates an edge config file (YAML), with OUTPOST_EDGE_* overrides. */
+export function loadEdgeConfig(file: string, env?: NodeJS.ProcessEnv): EdgeConfig {
+  return loadConfig(EdgeConfigSchema, file, {
+    envPrefix: 'OUTPOST_EDGE',
+    ...(env !== undefined ? { env } : {}),
+  })
+}
+
+/** Validates an in-memory config (what `startEdge` takes from `outpost up`). */
+export function parseEdgeConfig(input: unknown): EdgeConfig {
+  return validateConfig(EdgeConfigSchema, input, '(in-memory edge config)')
+}

@@ -1,0 +1,498 @@
+/**
+ * One visitor request, from Host to bytes: pick the site, answer from the cache
+ * when RFC 9111 allows, otherwise forward to the origin through its keep-alive
+ * pool and stream the answer back (storing a copy when it is storable and fits).
+ *
+ *   lookup ──► fresh ─────────────────────────────► serve stored (HIT)
+ *          ├─► stale, stale-while-revalidate ─────► serve stored (STALE) + refresh once
+ *          ├─► stale ─► conditional GET ─► 304 ───► update headers, serve (REVALIDATED)
+ *          │                           ├─► 5xx/no answer + stale-if-error ─► serve (STALE)
+ *          │                           └─► 200 ───► stream + store (EXPIRED)
+ *          └─► miss ──► GET ──────────────────────► stream + store (MISS)
+ *
+ * Bodies are never buffered to answer a visitor: origin bytes are written as
+ * they arrive, with backpressure, and a copy is collected only while it stays
+ * under `maxEntryBytes`.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import { randomBytes } from 'node:crypto'
+import type { Dispatcher } from 'undici'
+import type { HttpCache, CachedEntry } from '../cache/http-cache.ts'
+import { hostOf } from '../cache/http-cache.ts'
+import {
+  cacheControlOf,
+  currentAge,
+  first,
+  httpDate,
+  isStorable,
+  updateHeaders,
+  usability,
+  validatorsOf,
+  type HeaderMap,
+  type StoredResponse,
+} from '../cache/policy.ts'
+import {
+  endToEnd,
+  normaliseHeaders,
+  originRequestHeaders,
+  visitorResponseHeaders,
+  type OutHeaders,
+} from './headers.ts'
+import { errorPage, type ErrorKindName } from './pages.ts'
+import { siteFor, type DataPlaneState, type SiteRuntime } from './sites.ts'
+
+export type VisitorRequest = IncomingMessage | Http2ServerRequest
+export type VisitorResponse = ServerResponse | Http2ServerResponse
+
+/** What the transport knows about the visitor's connection. */
+export interface ConnInfo {
+  readonly clientIp: string
+  /** True when the visitor came over TLS. */
+  readonly secure: boolean
+  readonly sni?: string
+  readonly alpn?: string
+}
+
+export const CacheStatus = {
+  hit: 'HIT',
+  miss: 'MISS',
+  stale: 'STALE',
+  revalidated: 'REVALIDATED',
+  expired: 'EXPIRED',
+  bypass: 'BYPASS',
+  none: 'NONE',
+} as const
+export type CacheStatus = (typeof CacheStatus)[keyof typeof CacheStatus]
+
+/** One line of the access log, and the input of the request metrics. */
+export interface RequestRecord {
+  time: number
+  site: string
+  method: string
+  path: string
+  status: number
+  bytes: number
+  durationMs: number
+  cache: CacheStatus
+  clientIp: string
+  httpVersion: string
+}
+
+export interface HandlerOptions {
+  /** The current data-plane state (swapped on reload). */
+  readonly state: () => DataPlaneState
+  readonly cache?: HttpCache | undefined
+  readonly maxEntryBytes?: number
+  /** Clock for cache decisions (ms since the epoch). */
+  readonly now?: () => number
+  readonly onRequest?: (r: RequestRecord) => void
+  /** Background failures (cache writes, refreshes); they never affect the visitor. */
+  readonly onError?: (e: unknown, what: string) => void
+}
+
+/** The part of both Node response classes that the handler uses. */
+interface Res {
+  readonly headersSent: boolean
+  readonly writableEnded: boolean
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown
+  write(chunk: Uint8Array): boolean
+  end(chunk?: Uint8Array): unknown
+  destroy(error?: Error): unknown
+  once(event: 'close' | 'finish' | 'drain', fn: () => void): unknown
+  off(event: 'close' | 'drain', fn: () => void): unknown
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+const NO_BODY_STATUS = new Set([204, 304])
+
+export class RequestHandler {
+  readonly #o: HandlerOptions
+  readonly #now: () => number
+  readonly #maxEntry: number
+  /** Entries being refreshed in the background (stale-while-revalidate runs once per entry). */
+  readonly #refreshing = new Set<string>()
+  readonly #background = new Set<Promise<void>>()
+
+  constructor(options: HandlerOptions) {
+    this.#o = options
+    this.#now = options.now ?? Date.now
+    this.#maxEntry = options.maxEntryBytes ?? 8 * 1024 * 1024
+  }
+
+  /** Waits for background refreshes (tests, shutdown). */
+  async settle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all([...this.#background])
+  }
+
+  /** Handles one request; never rejects. */
+  async handle(req: VisitorRequest, response: VisitorResponse, conn: ConnInfo): Promise<void> {
+    const res = response as Res
+    const t0 = performance.now()
+    const rec: RequestRecord = {
+      time: Date.now(),
+      site: '-',
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      status: 0,
+      bytes: 0,
+      durationMs: 0,
+      cache: CacheStatus.none,
+      clientIp: conn.clientIp,
+      httpVersion: req.httpVersion,
+    }
+    let logged = false
+    const log = (): void => {
+      if (logged) return
+      logged = true
+      rec.durationMs = Math.round((performance.now() - t0) * 1000) / 1000
+      this.#o.onRequest?.(rec)
+    }
+    res.once('close', log)
+    try {
+      await this.#route(req, res, conn, rec)
+    } catch (e) {
+      this.#o.onError?.(e, 'request')
+      if (!res.headersSent) this.#page(req, res, rec, 'badGateway')
+      else res.destroy()
+    }
+  }
+
+  async #route(req: VisitorRequest, res: Res, conn: ConnInfo, rec: RequestRecord): Promise<void> {
+    const state = this.#o.state()
+    const host = hostOf(req.headers)
+    const site = host === undefined ? undefined : siteFor(state, host)
+    if (site === undefined || host === undefined) {
+      this.#page(req, res, rec, 'unknownSite')
+      return
+    }
+    rec.site = site.name
+    const method = rec.method
+    const path = rec.path.startsWith('/') ? rec.path : '/'
+    const primary = `${conn.secure ? 'https' : 'http'}://${host}${path}`
+    const forward = originRequestHeaders(req.headers, {
+      clientIp: conn.clientIp,
+      proto: conn.secure ? 'https' : 'http',
+      host: first(req.headers, ':authority') ?? first(req.headers, 'host') ?? host,
+      httpVersion: req.httpVersion,
+    })
+    const cache = site.config.cache ? this.#o.cache : undefined
+    const ctx: Ctx = { req, res, rec, site, path, primary, host, forward }
+
+    if (cache === undefined || (method !== 'GET' && method !== 'HEAD')) {
+      rec.cache = cache === undefined ? CacheStatus.none : CacheStatus.bypass
+      const up = await this.#fetch(
+        ctx,
+        method,
+        forward,
+        method === 'GET' || method === 'HEAD' ? undefined : req,
+      )
+      if (up === undefined) return
+      await this.#relay(ctx, up, method !== 'HEAD', undefined)
+      // RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI.
+      if (cache !== undefined && !SAFE.has(method) && up.statusCode < 400) {
+        await cache
+          .purge({ url: primary })
+          .catch((e: unknown) => this.#o.onError?.(e, 'invalidate'))
+      }
+      return
+    }
+
+    const reqCc = cacheControlOf(req.headers)
+    const entry = await cache.lookup(primary, req.headers)
+    if (entry !== undefined) {
+      const u = usability(entry.stored, req.headers, this.#now())
+      if (u.fresh) {
+        rec.cache = CacheStatus.hit
+        this.#serveStored(ctx, entry, u.age)
+        return
+      }
+      if (reqCc.has('only-if-cached')) {
+        this.#page(req, res, rec, 'notCached')
+        return
+      }
+      if (u.staleWhileRevalidate) {
+        rec.cache = CacheStatus.stale
+        this.#serveStored(ctx, entry, u.age)
+        this.#refreshInBackground(ctx, cache, entry)
+        return
+      }
+      // Revalidate (RFC 9111 §4.3).
+      const requestTime = this.#now()
+      const cond = { ...withoutConditionals(forward), ...validatorsOf(entry.stored) }
+      const up = await this.#fetch(ctx, 'GET', cond, undefined, u.staleIfError ? entry : undefined)
+      if (up === undefined) return
+      if (up.statusCode >= 500 && u.staleIfError) {
+        up.body.resume()
+        rec.cache = CacheStatus.stale
+        this.#serveStored(ctx, entry, u.age)
+        return
+      }
+      if (up.statusCode === 304) {
+        up.body.resume()
+        const stored = this.#refreshed(entry, up, requestTime)
+        await cache
+          .refresh(entry, stored)
+          .catch((e: unknown) => this.#o.onError?.(e, 'cache-refresh'))
+        rec.cache = CacheStatus.revalidated
+        this.#serveStored(ctx, { ...entry, stored }, currentAge(stored, this.#now()))
+        return
+      }
+      rec.cache = CacheStatus.expired
+      await this.#relay(ctx, up, method === 'GET', { cache, requestTime })
+      return
+    }
+    if (reqCc.has('only-if-cached')) {
+      this.#page(req, res, rec, 'notCached')
+      return
+    }
+    rec.cache = CacheStatus.miss
+    const requestTime = this.#now()
+    // A HEAD miss is forwarded as HEAD and not stored. A GET miss drops the visitor's
+    // own validators, so the cache receives a full (storable) response.
+    const headers = method === 'GET' ? withoutConditionals(forward) : forward
+    const up = await this.#fetch(ctx, method, headers, undefined)
+    if (up === undefined) return
+    await this.#relay(
+      ctx,
+      up,
+      method === 'GET',
+      method === 'GET' ? { cache, requestTime } : undefined,
+    )
+  }
+
+  /** Sends the request to the origin; on failure answers the visitor (stale or an error page). */
+  async #fetch(
+    ctx: Ctx,
+    method: string,
+    headers: OutHeaders,
+    body: VisitorRequest | undefined,
+    staleFallback?: CachedEntry,
+  ): Promise<Dispatcher.ResponseData | undefined> {
+    const ac = new AbortController()
+    const onClose = (): void => {
+      if (!ctx.res.writableEnded) ac.abort()
+    }
+    ctx.res.once('close', onClose)
+    try {
+      return await ctx.site.pool.request({
+        path: ctx.path,
+        method: method,
+        headers,
+        body: body ?? null,
+        signal: ac.signal,
+      })
+    } catch (e) {
+      this.#o.onError?.(e, 'origin')
+      if (ac.signal.aborted) {
+        ctx.res.destroy()
+        return undefined
+      }
+      if (staleFallback !== undefined) {
+        ctx.rec.cache = CacheStatus.stale
+        this.#serveStored(ctx, staleFallback, currentAge(staleFallback.stored, this.#now()))
+        return undefined
+      }
+      this.#page(ctx.req, ctx.res, ctx.rec, classify(e))
+      return undefined
+    } finally {
+      ctx.res.off('close', onClose)
+    }
+  }
+
+  /** Streams an origin response to the visitor, storing a copy when allowed. */
+  async #relay(
+    ctx: Ctx,
+    up: Dispatcher.ResponseData,
+    sendBody: boolean,
+    store: { cache: HttpCache; requestTime: number } | undefined,
+  ): Promise<void> {
+    const { res, rec } = ctx
+    const responseTime = this.#now()
+    const headers = normaliseHeaders(up.headers)
+    const declared = Number(first(headers, 'content-length') ?? '0')
+    let collect =
+      store !== undefined &&
+      declared <= this.#maxEntry &&
+      isStorable('GET', ctx.req.headers, up.statusCode, headers)
+    const out = visitorResponseHeaders(headers)
+    out['x-cache'] = rec.cache
+    rec.status = up.statusCode
+    res.writeHead(up.statusCode, out)
+    if (!sendBody || NO_BODY_STATUS.has(up.statusCode)) {
+      up.body.resume()
+      res.end()
+      return
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    try {
+      for await (const chunk of up.body as AsyncIterable<Buffer>) {
+        if (collect) {
+          size += chunk.length
+          if (size > this.#maxEntry) {
+            collect = false
+            chunks.length = 0
+          } else chunks.push(chunk)
+        }
+        rec.bytes += chunk.length
+        if (!res.write(chunk)) await drained(res)
+        if (res.writableEnded || (res as { destroyed?: boolean }).destroyed === true) {
+          up.body.destroy()
+          return
+        }
+      }
+    } catch (e) {
+      // The origin stalled (body idle timeout) or reset mid-body: the visitor's response
+      // cannot be completed, so its stream is reset rather than ended cleanly.
+      this.#o.onError?.(e, 'origin-body')
+      res.destroy()
+      return
+    }
+    res.end()
+    if (collect && store !== undefined) {
+      const stored: StoredResponse = {
+        status: up.statusCode,
+        headers: endToEnd(headers),
+        requestTime: store.requestTime,
+        responseTime,
+      }
+      await store.cache
+        .put(ctx.primary, ctx.host, ctx.req.headers, stored, Buffer.concat(chunks, size))
+        .catch((e: unknown) => this.#o.onError?.(e, 'cache-write'))
+    }
+  }
+
+  #serveStored(ctx: Ctx, entry: CachedEntry, age: number): void {
+    const { req, res, rec } = ctx
+    const out = visitorResponseHeaders(entry.stored.headers)
+    out['age'] = String(age)
+    out['x-cache'] = rec.cache
+    if (notModified(req.headers, entry.stored.headers)) {
+      rec.status = 304
+      delete out['content-length']
+      res.writeHead(304, out)
+      res.end()
+      return
+    }
+    out['content-length'] = String(entry.body.length)
+    rec.status = entry.stored.status
+    res.writeHead(entry.stored.status, out)
+    if (rec.method === 'HEAD' || NO_BODY_STATUS.has(entry.stored.status)) {
+      res.end()
+      return
+    }
+    rec.bytes += entry.body.length
+    res.end(entry.body)
+  }
+
+  #refreshed(entry: CachedEntry, up: Dispatcher.ResponseData, requestTime: number): StoredResponse {
+    const fresh = endToEnd(normaliseHeaders(up.headers))
+    const merged = updateHeaders(entry.stored.headers, fresh)
+    // The old Age described the old response; keep Age only if the 304 carries one.
+    if (fresh['age'] === undefined) delete merged['age']
+    return { status: entry.stored.status, headers: merged, requestTime, responseTime: this.#now() }
+  }
+
+  /** stale-while-revalidate (RFC 5861 §3): one background revalidation per entry at a time. */
+  #refreshInBackground(ctx: Ctx, cache: HttpCache, entry: CachedEntry): void {
+    if (this.#refreshing.has(entry.key)) return
+    this.#refreshing.add(entry.key)
+    const run = async (): Promise<void> => {
+      const requestTime = this.#now()
+      const headers = { ...withoutConditionals(ctx.forward), ...validatorsOf(entry.stored) }
+      const up = await ctx.site.pool.request({ path: ctx.path, method: 'GET', headers })
+      if (up.statusCode === 304) {
+        up.body.resume()
+        await cache.refresh(entry, this.#refreshed(entry, up, requestTime))
+        return
+      }
+      const h = normaliseHeaders(up.headers)
+      if (up.statusCode >= 500 || !isStorable('GET', ctx.req.headers, up.statusCode, h)) {
+        up.body.resume()
+        return
+      }
+      const body = Buffer.from(await up.body.arrayBuffer())
+      if (body.length > this.#maxEntry) return
+      const stored = {
+        status: up.statusCode,
+        headers: endToEnd(h),
+        requestTime,
+        responseTime: this.#now(),
+      }
+      await cache.put(ctx.primary, ctx.host, ctx.req.headers, stored, body)
+    }
+    const p = run()
+      .catch((e: unknown) => this.#o.onError?.(e, 'background-refresh'))
+      .finally(() => {
+        this.#refreshing.delete(entry.key)
+        this.#background.delete(p)
+      })
+    this.#background.add(p)
+  }
+
+  #page(req: VisitorRequest, res: Res, rec: RequestRecord, kind: ErrorKindName): void {
+    const page = errorPage(kind, req.headers, randomBytes(8).toString('hex'))
+    rec.status = page.status
+    rec.bytes += page.body.length
+    res.writeHead(page.status, page.headers)
+    res.end(req.method === 'HEAD' ? undefined : page.body)
+  }
+}
+
+interface Ctx {
+  readonly req: VisitorRequest
+  readonly res: Res
+  readonly rec: RequestRecord
+  readonly site: SiteRuntime
+  readonly path: string
+  readonly primary: string
+  readonly host: string
+  readonly forward: OutHeaders
+}
+
+function withoutConditionals(h: OutHeaders): OutHeaders {
+  const out = { ...h }
+  delete out['if-none-match']
+  delete out['if-modified-since']
+  delete out['if-match']
+  delete out['if-unmodified-since']
+  delete out['if-range']
+  return out
+}
+
+/** Evaluates the visitor's own validators against a stored response (RFC 9110 §13.2.2). */
+function notModified(req: HeaderMap, stored: HeaderMap): boolean {
+  const inm = first(req, 'if-none-match')
+  const etag = first(stored, 'etag')
+  if (inm !== undefined) {
+    if (etag === undefined) return false
+    if (inm.trim() === '*') return true
+    const weak = (s: string): string => s.trim().replace(/^W\//, '')
+    return inm.split(',').some((t) => weak(t) === weak(etag))
+  }
+  const ims = httpDate(first(req, 'if-modified-since'))
+  const lm = httpDate(first(stored, 'last-modified'))
+  return !Number.isNaN(ims) && !Number.isNaN(lm) && lm <= ims
+}
+
+function classify(e: unknown): ErrorKindName {
+  const code = (e as { code?: unknown }).code
+  return code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'ETIMEDOUT'
+    ? 'gatewayTimeout'
+    : 'badGateway'
+}
+
+function drained(res: Res): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.once('drain', done)
+    res.once('close', done)
+  })
+}

@@ -1,0 +1,224 @@
+/**
+ * `startEdge`: assembles one edge from its config (data plane, encrypted cache,
+ * admin API, metrics, access log) and returns handles to reload, wipe and
+ * close it. `outpost edge run` and `outpost up` both call it.
+ *
+ * Reload swaps the data-plane state (sites, origin pools, certificates, key
+ * server pools) atomically: requests already running keep the state they
+ * started with, new requests and new connections see the new one, and no
+ * listener is rebound, so no connection is dropped. Listen addresses and the
+ * cache directory are read only at start.
+ */
+import http from 'node:http'
+import type { AddressInfo, Server } from 'node:net'
+import { AccessLog } from './access-log.ts'
+import { createAdminServer } from './admin.ts'
+import { DiskStore, type PurgeSelector } from './cache/disk-store.ts'
+import { AesGcmEnvelope, type Envelope } from './cache/envelope.ts'
+import { HttpCache } from './cache/http-cache.ts'
+import { loadEdgeConfig, parseEdgeConfig, type EdgeConfig, type EdgeConfigInput } from './config.ts'
+import { EdgeError } from './errors.ts'
+import { EdgeMetrics } from './metrics.ts'
+import { EdgeServer } from './proxy/edge-server.ts'
+import { RequestHandler, type RequestRecord } from './proxy/handler.ts'
+import { buildState, retireState, type DataPlaneState } from './proxy/sites.ts'
+import { MemoryStekProvider } from './stek.ts'
+
+export interface StartEdgeOptions {
+  /** Re-read on `reload()` without an argument (and on SIGHUP in `outpost edge run`). */
+  readonly configFile?: string
+  /** Clock for cache decisions (tests inject one). */
+  readonly now?: () => number
+  /** The cache envelope; default a fresh AesGcmEnvelope. `NullEnvelope` is for benchmarks only. */
+  readonly envelope?: Envelope
+  /** Where access log lines go instead of `accessLog.path` (tests). */
+  readonly accessLogStream?: NodeJS.WritableStream
+  /** Background errors (origin failures, cache writes); default: ignored. */
+  readonly onError?: (e: unknown, what: string) => void
+}
+
+export interface RunningEdge {
+  /** "HOST:PORT" of the visitor listener. */
+  readonly address: string
+  readonly adminAddress: string | undefined
+  readonly metricsAddress: string | undefined
+  /** Applies `next` (or re-reads the config file, or re-reads certificates); never drops connections. */
+  reload(next?: EdgeConfigInput): Promise<void>
+  /** Zeroises the cache key and STEKs and deletes every cache file; the edge keeps proxying without a cache. */
+  wipe(): Promise<void>
+  /** Graceful stop: in-flight requests finish, then every secret is zeroised. */
+  close(): Promise<void>
+  readonly metrics: EdgeMetrics
+  readonly cache: HttpCache | undefined
+  readonly steks: MemoryStekProvider
+  /** Waits until background cache refreshes are done (tests). */
+  settle(): Promise<void>
+  readonly config: EdgeConfig
+}
+
+/**
+ * Starts an edge.
+ *
+ * @example
+ * ```ts
+ * const edge = await startEdge(parseEdgeConfig({ plaintext: true, sites: [...] }))
+ * console.log(edge.address)
+ * await edge.close()
+ * ```
+ */
+export async function startEdge(
+  input: EdgeConfigInput,
+  options: StartEdgeOptions = {},
+): Promise<RunningEdge> {
+  let config = parseEdgeConfig(input)
+  if (!config.plaintext) {
+    throw new EdgeError(
+      'ERR_EDGE_TLS_UNAVAILABLE',
+      'Cannot start edge: the TLS listener is not wired in yet; set plaintext: true',
+    )
+  }
+  const onError = options.onError ?? (() => undefined)
+  let state: DataPlaneState = buildState(config)
+  const envelope = options.envelope ?? new AesGcmEnvelope()
+  const store =
+    config.cache !== undefined
+      ? await DiskStore.open({ dir: config.cache.dir, maxBytes: config.cache.maxBytes, envelope })
+      : undefined
+  let cache = store !== undefined ? new HttpCache(store) : undefined
+  const metrics = new EdgeMetrics(
+    store !== undefined ? () => ({ bytes: store.bytes, entries: store.count }) : undefined,
+  )
+  const accessLog =
+    options.accessLogStream !== undefined
+      ? new AccessLog({
+          stream: options.accessLogStream,
+          clientIp: config.accessLog?.clientIp ?? 'truncate',
+        })
+      : config.accessLog !== undefined
+        ? new AccessLog(config.accessLog)
+        : undefined
+  const steks = new MemoryStekProvider({
+    rotateMs: config.stek.rotateSeconds * 1000,
+    keepMs: config.stek.keepSeconds * 1000,
+  })
+  const handler = new RequestHandler({
+    state: () => state,
+    get cache() {
+      return cache
+    },
+    maxEntryBytes: config.cache?.maxEntryBytes ?? 8 * 1024 * 1024,
+    ...(options.now !== undefined ? { now: options.now } : {}),
+    onRequest: (r: RequestRecord) => {
+      metrics.observe(r)
+      accessLog?.write(r)
+    },
+    onError,
+  })
+  const server = new EdgeServer({ handler, state: () => state, onError })
+  const [host, port] = splitHostPort(config.listen)
+  const listener = await server.listenPlain(host, port)
+
+  let reloading: Promise<void> = Promise.resolve()
+  const reload = (next?: EdgeConfigInput): Promise<void> => {
+    reloading = reloading.then(async () => {
+      const cfg =
+        next !== undefined
+          ? parseEdgeConfig(next)
+          : options.configFile !== undefined
+            ? loadEdgeConfig(options.configFile)
+            : config
+      const old = state
+      state = buildState(cfg, old)
+      config = cfg
+      await retireState(old, state)
+    })
+    return reloading
+  }
+  const purge = async (sel: PurgeSelector): Promise<number> =>
+    cache === undefined ? 0 : cache.purge(sel)
+
+  let admin: http.Server | undefined
+  if (config.admin !== undefined) {
+    admin = createAdminServer(Buffer.from(config.admin.tokenSha256, 'hex'), {
+      purge,
+      reload: () => reload(),
+    })
+    await listen(admin, config.admin.listen)
+  }
+  let metricsServer: http.Server | undefined
+  if (config.metrics !== undefined) {
+    metricsServer = http.createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end()
+        return
+      }
+      metrics.text().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType })
+          res.end(text)
+        },
+        () => res.writeHead(500).end(),
+      )
+    })
+    await listen(metricsServer, config.metrics.listen)
+  }
+
+  const wipe = async (): Promise<void> => {
+    cache = undefined
+    steks.close()
+    await store?.wipe()
+  }
+  let closed: Promise<void> | undefined
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      listener.close()
+      admin?.close()
+      metricsServer?.close()
+      admin?.closeAllConnections()
+      metricsServer?.closeAllConnections()
+      await server.close()
+      await handler.settle()
+      await retireState(state, undefined)
+      await wipe()
+      await accessLog?.close()
+    })())
+
+  return {
+    address: addressOf(listener),
+    adminAddress: admin !== undefined ? addressOf(admin) : undefined,
+    metricsAddress: metricsServer !== undefined ? addressOf(metricsServer) : undefined,
+    reload,
+    wipe,
+    close,
+    metrics,
+    get cache() {
+      return cache
+    },
+    steks,
+    settle: () => handler.settle(),
+    get config() {
+      return config
+    },
+  }
+}
+
+function splitHostPort(s: string): [string, number] {
+  const i = s.lastIndexOf(':')
+  return [s.slice(0, i).replace(/^\[|\]$/g, ''), Number(s.slice(i + 1))]
+}
+
+async function listen(server: Server, hostPort: string): Promise<void> {
+  const [host, port] = splitHostPort(hostPort)
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+function addressOf(server: Server): string {
+  const a = server.address() as AddressInfo
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
+}

@@ -1,0 +1,98 @@
+/**
+ * Session ticket encryption keys held only in memory (docs: node-secrets.md
+ * §2.4): a fresh random key every `rotateMs` (default 1 h) encrypts new
+ * tickets; older keys are kept, for decryption only, until `keepMs` (default
+ * 18 h) after they were retired as current, then zeroised. Nothing is ever
+ * written to disk. The clock is injected so rotation is testable.
+ */
+import { randomBytes } from 'node:crypto'
+
+export interface Stek {
+  /** 16-byte key name, carried in tickets to find the key. */
+  readonly id: Buffer
+  /** 32-byte key material. */
+  readonly key: Buffer
+  readonly createdAt: number
+}
+
+export interface MemoryStekOptions {
+  readonly rotateMs?: number
+  readonly keepMs?: number
+  readonly now?: () => number
+}
+
+/**
+ * @example
+ * ```ts
+ * const steks = new MemoryStekProvider({ rotateMs: 3_600_000, keepMs: 64_800_000 })
+ * const { id, key } = steks.current()
+ * steks.find(id) // the same key while it is kept
+ * steks.close()  // zeroises every key
+ * ```
+ */
+export class MemoryStekProvider {
+  readonly rotateMs: number
+  readonly keepMs: number
+  readonly #now: () => number
+  /** Newest first. */
+  #keys: Stek[] = []
+  #closed = false
+
+  constructor(options: MemoryStekOptions = {}) {
+    this.rotateMs = options.rotateMs ?? 3_600_000
+    this.keepMs = options.keepMs ?? 64_800_000
+    this.#now = options.now ?? Date.now
+  }
+
+  /** The key for new tickets (rotating first if it is older than `rotateMs`). */
+  current(): Stek {
+    this.#tick()
+    const k = this.#keys[0]
+    if (k === undefined)
+      throw new Error('Cannot issue session tickets: the STEK provider is closed')
+    return k
+  }
+
+  /** The key named `id` if it is still kept (for decrypting a ticket). */
+  find(id: Uint8Array): Stek | undefined {
+    this.#tick()
+    return this.#keys.find((k) => k.id.equals(id))
+  }
+
+  /** Every kept key, newest first. */
+  all(): readonly Stek[] {
+    this.#tick()
+    return [...this.#keys]
+  }
+
+  /** Zeroises and forgets every key; `current()` throws afterwards. */
+  close(): void {
+    this.#closed = true
+    for (const k of this.#keys) zero(k)
+    this.#keys = []
+  }
+
+  #tick(): void {
+    if (this.#closed) return
+    const now = this.#now()
+    const newest = this.#keys[0]
+    if (newest === undefined || now - newest.createdAt >= this.rotateMs) {
+      // Catch up on missed rotations with one fresh key: intermediate keys would never be used.
+      this.#keys.unshift({ id: randomBytes(16), key: randomBytes(32), createdAt: now })
+    }
+    // A key retired as current at time t (when its successor was created) is kept until t + keepMs.
+    const kept: Stek[] = []
+    for (let i = 0; i < this.#keys.length; i++) {
+      const k = this.#keys[i] as Stek
+      const successor = this.#keys[i - 1]
+      if (successor !== undefined && now - successor.createdAt >= this.keepMs) zero(k)
+      else kept.push(k)
+    }
+    this.#keys = kept
+  }
+}
+
+function zero(k: Stek): void {
+  k.key.fill(0)
+  k.id.fill(0)
+}
