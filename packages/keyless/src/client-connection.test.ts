@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import { duplexPair } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fromHex } from '@outpost/wire'
@@ -86,4 +87,33 @@ test('ClientConnection fails every request in flight when the peer sends a bad f
   assert.equal(p.conn.isOpen, false)
   assert.equal(p.closed.length, 1)
   await assert.rejects(p.conn.send(sign, { timeoutMs: 1000 }), KeylessConnectionError)
+})
+
+test('ClientConnection settles every request, whatever bytes the peer sends', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 40 }),
+          fc
+            .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 }))
+            .map(([id, opcode]) => encodeFrame(id, { opcode }, 'none')),
+        ),
+        { maxLength: 6 },
+      ),
+      async (chunks) => {
+        const p = peer()
+        const rs = [0, 1, 2].map(() =>
+          p.conn.send(sign, { timeoutMs: 20 }).then(
+            (op) => typeof op.opcode === 'number',
+            (e: unknown) => e instanceof KeylessConnectionError || e instanceof KeylessTimeoutError,
+          ),
+        )
+        for (const c of chunks) p.raw(c)
+        assert.deepEqual(await Promise.all(rs), [true, true, true])
+        p.conn.close()
+      },
+    ),
+    { numRuns: 40 },
+  )
 })

@@ -404,3 +404,25 @@ test('KeylessClient keeps idle connections alive with payload-carrying pings', a
     await s.close()
   }
 })
+
+test('KeylessClient backs off exponentially while a key server stays down', async () => {
+  const port = await freePort()
+  let attempts = 0
+  const c = client([port], {
+    reconnectBaseMs: 20,
+    reconnectMaxMs: 320,
+    onEvent: (e) => {
+      if (e.kind === 'down') attempts++
+    },
+  })
+  try {
+    await assert.rejects(c.ping(), KeylessConnectionError)
+    await sleep(1200)
+    // Fixed 20 ms retries would make ~60 attempts; 20, 40, 80, 160, 320, 320... with
+    // equal jitter makes between 5 and 12.
+    assert.ok(attempts >= 5 && attempts <= 12, `${attempts} attempts`)
+    assert.equal(c.status()[0]?.failures, attempts)
+  } finally {
+    await c.close()
+  }
+})
