@@ -363,6 +363,8 @@ export class ServerConnection {
         this.#handleHandshakeFragment(inner.content)
         return
       case ContentType.Alert:
+        // RFC 8446 §5.4: no zero-length alert content.
+        if (inner.content.length === 0) throw unexpectedMessage('Cannot accept record: empty alert')
         this.#handleAlert(inner.content)
         return
       case ContentType.ApplicationData:
