@@ -35,6 +35,12 @@ export function tagsOf(h: HeaderMap): string[] {
 
 export class HttpCache {
   readonly store: DiskStore
+  /**
+   * Writes in progress by primary key. A lookup waits for them, so a visitor who
+   * repeats a request right after the first response ended finds the entry
+   * (the write finishes after the last byte was sent, off the visitor's path).
+   */
+  readonly #writing = new Map<string, Promise<void>>()
 
   constructor(store: DiskStore) {
     this.store = store
@@ -42,6 +48,8 @@ export class HttpCache {
 
   /** The stored response that matches the request's Vary values, if any (most recent first). */
   async lookup(primary: string, reqHeaders: HeaderMap): Promise<CachedEntry | undefined> {
+    const pending = this.#writing.get(primary)
+    if (pending !== undefined) await pending.catch(() => undefined)
     for (const row of this.store.variants(primary)) {
       const want = varyValues(Object.keys(row.vary), reqHeaders)
       if (!sameValues(want, row.vary)) continue
@@ -71,15 +79,27 @@ export class HttpCache {
       tags: tagsOf(stored.headers),
       vary,
     }
-    await this.store.set(key, encode(stored, body), info)
+    await this.#track(primary, this.store.set(key, encode(stored, body), info))
+  }
+
+  async #track(primary: string, p: Promise<void>): Promise<void> {
+    const prev = this.#writing.get(primary)
+    const all = prev === undefined ? p : Promise.allSettled([prev, p]).then(() => undefined)
+    this.#writing.set(primary, all)
+    try {
+      await p
+    } finally {
+      if (this.#writing.get(primary) === all) this.#writing.delete(primary)
+    }
   }
 
   /** Replaces an entry's metadata after a 304 (RFC 9111 §4.3.4), keeping its body. */
   async refresh(entry: CachedEntry, stored: StoredResponse): Promise<void> {
-    await this.store.set(entry.key, encode(stored, entry.body), {
+    const p = this.store.set(entry.key, encode(stored, entry.body), {
       ...entry.info,
       tags: tagsOf(stored.headers),
     })
+    await this.#track(entry.info.primary, p)
   }
 
   purge(sel: PurgeSelector): Promise<number> {
