@@ -284,3 +284,29 @@ test('serveConnection() stops reading while its answers are not being read', asy
   assert.ok(events.some((e) => e.kind === 'resumed'))
   client.destroy()
 })
+
+test('serveConnection() answers Internal when the handler returns an answer that cannot be encoded', async () => {
+  const h = harness(() => Promise.resolve({ opcode: Op.Response, payload: new Uint8Array(70_000) }))
+  h.send(encodeFrame(6, { opcode: Op.EcdsaSignSha256 }))
+  const [f] = await h.read(1)
+  assert.deepEqual(f, { major: 1, minor: 0, id: 6, op: errorResponse(ErrorCode.Internal) })
+  assert.ok(
+    h.events.some((e) => e.kind === 'handler-error' && /exceeds 65535/.test(e.detail ?? '')),
+  )
+  h.client.destroy()
+})
+
+test('serveConnection() does not close an idle-timed connection while work is in flight', async () => {
+  const h = harness(
+    async () => {
+      await sleep(250)
+      return { opcode: Op.Response, payload: fromHex('01') }
+    },
+    { idleTimeoutMs: 80 },
+  )
+  h.send(encodeFrame(1, { opcode: Op.EcdsaSignSha256 }))
+  const [f] = await h.read(1)
+  assert.equal(f?.op.opcode, Op.Response)
+  await h.closed
+  assert.ok(h.events.some((e) => e.kind === 'idle-timeout'))
+})
