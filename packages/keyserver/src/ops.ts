@@ -304,7 +304,9 @@ export function softwareBackend(key: SoftwareKey): KeyBackend {
           })
         }
         if (key.type === KeyType.Ed25519) return nodeSign(null, content, privateKey)
-        return nodeSign(hash ?? 'sha256', content, { key: privateKey, dsaEncoding: 'der' })
+        // ECDSA: DER is node:crypto's default encoding; passing the bare
+        // KeyObject skips option parsing on this hot path.
+        return nodeSign(hash ?? 'sha256', content, privateKey)
       }),
   }
 }

@@ -1,0 +1,303 @@
+/**
+ * `npm run bench:keyserver`: our key server against raw `crypto.sign`, in the
+ * same run on the same machine.
+ *
+ * Same cores. The raw baseline signs in a loop on one thread. The key server
+ * runs in one worker thread: TLS, framing, policy, rate limit, audit, metrics
+ * and the signature all happen on that thread's event loop. The load generator
+ * (KeylessClients pipelining 64 requests in total) runs on the main thread,
+ * i.e. on the machine's other core, and is not charged to the server.
+ *
+ * Two ratios to raw. "x raw (wall)" divides measured ops/s, which depends on
+ * whether the load generator and the other processes on the machine leave the
+ * server a full core. "x raw (CPU)" divides CPU time per operation, measured
+ * per thread with process.threadCpuUsage(): raw CPU µs/op ÷ key-server-thread
+ * CPU µs/op. That is the throughput the key server reaches per core it
+ * uses, relative to crypto.sign, and it is what the 0.8x target is about;
+ * it stays meaningful on a loaded machine.
+ */
+import {
+  generateKeyPairSync,
+  randomBytes,
+  createHash,
+  sign,
+  constants,
+  type KeyObject,
+} from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Worker } from 'node:worker_threads'
+import { KeylessClient, Op, skiOf, type Operation } from '@outpost/keyless'
+import { createCa, issueNodeCert, issueServerCert } from '@outpost/pki'
+import { SERVER_CERTIFICATE_VERIFY_PREFIX, initKeystore } from '@outpost/keyserver'
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3)
+const IN_FLIGHT = 64
+const CONNECTIONS = (process.env['BENCH_CONNECTIONS'] ?? '1,4,16').split(',').map(Number)
+const ONLY = process.env['BENCH_ONLY'] // substring of a case name
+
+interface Case {
+  name: string
+  key: KeyObject
+  op: (ski: Uint8Array) => Operation
+  raw: () => void
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
+}
+
+function rawBench(c: Case): { ops: number; p50: number; p99: number; cpuUs: number } {
+  const lat: number[] = []
+  const cpu0 = process.threadCpuUsage()
+  const end = performance.now() + SECONDS * 1000
+  let n = 0
+  const t0 = performance.now()
+  while (performance.now() < end) {
+    const s = performance.now()
+    c.raw()
+    lat.push(performance.now() - s)
+    n++
+  }
+  const el = (performance.now() - t0) / 1000
+  const cpu = process.threadCpuUsage(cpu0)
+  const sorted = Float64Array.from(lat).sort()
+  return {
+    ops: n / el,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    cpuUs: (cpu.user + cpu.system) / n,
+  }
+}
+
+async function loadBench(
+  clients: KeylessClient[],
+  op: Operation,
+): Promise<{ ops: number; count: number; p50: number; p99: number; errors: number }> {
+  const lat: number[] = []
+  let errors = 0
+  const end = performance.now() + SECONDS * 1000
+  const t0 = performance.now()
+  let done = 0
+  const lanes = Array.from({ length: IN_FLIGHT }, async (_, i) => {
+    const client = clients[i % clients.length]!
+    while (performance.now() < end) {
+      const s = performance.now()
+      try {
+        await client.execute(op)
+        lat.push(performance.now() - s)
+        done++
+      } catch {
+        errors++
+      }
+    }
+  })
+  await Promise.all(lanes)
+  const el = (performance.now() - t0) / 1000
+  const sorted = Float64Array.from(lat).sort()
+  return {
+    ops: done / el,
+    count: done,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    errors,
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'keyserver-bench-'))
+  try {
+    const ca = await createCa({ commonName: 'Bench CA' })
+    const srv = await issueServerCert({
+      ca,
+      commonName: 'keyserver',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    })
+    const node = await issueNodeCert({
+      ca,
+      nodeId: 'bench-edge',
+      region: 'eu-central',
+      country: 'DE',
+    })
+    const w = (n: string, d: string | Uint8Array): string => {
+      writeFileSync(join(dir, n), d, { mode: 0o600 })
+      return join(dir, n)
+    }
+    const keystoreDir = join(dir, 'keystore')
+    mkdirSync(keystoreDir)
+    const [share] = initKeystore(keystoreDir, { shares: 1, threshold: 1 })
+
+    const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+    const ed = generateKeyPairSync('ed25519').privateKey
+    const content = new Uint8Array([...SERVER_CERTIFICATE_VERIFY_PREFIX, ...randomBytes(32)])
+    const digest = createHash('sha256').update(content).digest()
+    const cases: Case[] = [
+      {
+        name: 'ECDSA P-256 context-bound (0x40)',
+        key: p256,
+        op: (ski) => ({ opcode: Op.SignTls13, ski, payload: content, signatureScheme: 0x0403 }),
+        raw: () => sign('sha256', content, p256),
+      },
+      {
+        name: 'ECDSA P-256 digest (0x15)',
+        key: p256,
+        op: (ski) => ({ opcode: Op.EcdsaSignSha256, ski, payload: digest }),
+        raw: () => sign('sha256', content, p256),
+      },
+      {
+        name: 'RSA-2048 PSS digest (0x35)',
+        key: rsa,
+        op: (ski) => ({ opcode: Op.RsaPssSignSha256, ski, payload: digest }),
+        raw: () =>
+          sign('sha256', content, {
+            key: rsa,
+            padding: constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: 32,
+          }),
+      },
+      {
+        name: 'Ed25519 (0x18)',
+        key: ed,
+        op: (ski) => ({ opcode: Op.Ed25519Sign, ski, payload: content }),
+        raw: () => sign(null, content, ed),
+      },
+    ]
+
+    const worker = new Worker(new URL('./server-worker.ts', import.meta.url), {
+      workerData: {
+        config: {
+          listen: '127.0.0.1:0',
+          metricsListen: '127.0.0.1:0',
+          adminSocket: join(dir, 'admin.sock'),
+          tls: {
+            certFile: w('s.pem', srv.certPem),
+            keyFile: w('s-key.pem', srv.keyPem),
+            caFile: w('ca.pem', ca.certPem),
+          },
+          keystore: { type: 'directory', dir: keystoreDir },
+          audit: { file: join(dir, 'audit.jsonl') },
+          limits: { ratePerNode: 10_000_000, burstPerNode: 10_000_000 },
+        },
+        share,
+        keys: [p256, rsa, ed].map((k) => k.export({ format: 'der', type: 'pkcs8' })),
+      },
+    })
+    worker.on('error', (e) => {
+      process.stderr.write(`key server worker failed: ${e.message}\n`)
+      process.exit(1)
+    })
+    const next = (kind: string) =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        const onMsg = (m: Record<string, unknown>): void => {
+          if (m['kind'] === kind) {
+            worker.off('message', onMsg)
+            resolve(m)
+          }
+        }
+        worker.on('message', onMsg)
+      })
+    const { port } = (await next('ready')) as { port: number }
+
+    const rows: string[][] = []
+    const results: unknown[] = []
+    process.stderr.write(
+      `keyserver bench: ${SECONDS} s per cell, ${IN_FLIGHT} requests in flight\n`,
+    )
+    for (const c of cases) {
+      if (ONLY !== undefined && !c.name.includes(ONLY)) continue
+      const raw = rawBench(c)
+      rows.push([
+        c.name,
+        'raw crypto.sign, 1 thread',
+        raw.ops.toFixed(0),
+        raw.p50.toFixed(3),
+        raw.p99.toFixed(3),
+        raw.cpuUs.toFixed(1),
+        '-',
+        '1.00',
+        '1.00',
+      ])
+      results.push({ case: c.name, mode: 'raw', ...raw })
+      const op = c.op(skiOf(c.key))
+      for (const conns of CONNECTIONS) {
+        const clients = Array.from(
+          { length: conns },
+          () =>
+            new KeylessClient({
+              servers: [{ host: '127.0.0.1', port, servername: 'localhost' }],
+              ca: ca.certPem,
+              cert: node.certPem,
+              key: new Uint8Array(node.keyPem),
+              operationTimeoutMs: 30_000,
+            }),
+        )
+        await Promise.all(clients.map((cl) => cl.ping()))
+        // Warm up, then measure with the server's utilisation.
+        await Promise.all(Array.from({ length: 200 }, (_, i) => clients[i % conns]!.execute(op)))
+        worker.postMessage('mark')
+        await next('marked')
+        const r = await loadBench(clients, op)
+        worker.postMessage('measure')
+        const m = (await next('measured')) as { elu: number; cpu: { user: number; system: number } }
+        for (const cl of clients) await cl.close()
+        const cpuUs = (m.cpu.user + m.cpu.system) / Math.max(r.count, 1)
+        rows.push([
+          c.name,
+          `key server, ${conns} conn`,
+          r.ops.toFixed(0),
+          r.p50.toFixed(3),
+          r.p99.toFixed(3),
+          cpuUs.toFixed(1),
+          `${(m.elu * 100).toFixed(0)}%`,
+          (r.ops / raw.ops).toFixed(2),
+          (raw.cpuUs / cpuUs).toFixed(2),
+        ])
+        results.push({
+          case: c.name,
+          mode: 'keyserver',
+          connections: conns,
+          ...r,
+          elu: m.elu,
+          cpuUs,
+          ratioWall: r.ops / raw.ops,
+          ratioCpu: raw.cpuUs / cpuUs,
+        })
+        process.stderr.write('.')
+      }
+    }
+    process.stderr.write('\n')
+    worker.postMessage('close')
+    await new Promise((r) => worker.once('exit', r))
+
+    const header = [
+      'operation',
+      'where',
+      'ops/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/op',
+      'server ELU',
+      'x raw (wall)',
+      'x raw (CPU)',
+    ]
+    const lines = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)
+    process.stdout.write(lines.join('\n') + '\n')
+    mkdirSync('bench-results', { recursive: true })
+    writeFileSync(
+      join('bench-results', 'keyserver.json'),
+      JSON.stringify(
+        { date: new Date().toISOString(), seconds: SECONDS, inFlight: IN_FLIGHT, results },
+        null,
+        2,
+      ),
+    )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()
