@@ -23,7 +23,7 @@ interface RawType {
 }
 
 /** Aliases that are ordinary words in names far more often than legal forms. */
-const ignoredAliases = new Set(['in', 'a', 'de', 'e', 'i', 'as', 'co'])
+const ignoredAliases = new Set(['in', 'a', 'de', 'e', 'i', 'as', 'co', 'rt'])
 
 function unquote(v: string): string {
   const t = v.replace(/\s+#.*$/, '').trim()
@@ -67,6 +67,9 @@ function assign(t: RawType, key: string, value: string): void {
 /** Finds legal forms in token sequences by longest phrase match. */
 export class LegalForms {
   readonly #phrases = new Map<string, LegalForm>()
+  /** Single-deletion variants of legal-form words (5+ letters) → the word, for typos. */
+  readonly #deletions = new Map<string, string>()
+  readonly #words = new Set<string>()
   readonly #maxLen: number
 
   constructor(types: readonly RawType[]) {
@@ -79,13 +82,36 @@ export class LegalForms {
       for (const a of [...t.aliases, ...(t.display !== undefined ? [t.display] : [])]) {
         const toks = normalizeName(a)
         if (toks.length === 0) continue
-        const phrase = toks.map((x) => x.keys[0]).join(' ')
-        if (toks.length === 1 && ignoredAliases.has(toks[0]?.text ?? '')) continue
+        const phrase = toks.map((x) => x.text).join(' ')
+        const only = toks.length === 1 ? (toks[0]?.text ?? '') : undefined
+        if (only !== undefined && (only.length < 2 || ignoredAliases.has(only))) continue
         if (!this.#phrases.has(phrase)) this.#phrases.set(phrase, form)
         maxLen = Math.max(maxLen, toks.length)
       }
     }
     this.#maxLen = maxLen
+    for (const phrase of this.#phrases.keys()) {
+      const ws = phrase.split(' ')
+      if (ws.length < 2) continue
+      for (const w of ws) {
+        this.#words.add(w)
+        if (w.length < 5) continue
+        for (let i = 0; i < w.length; i++) this.#deletions.set(w.slice(0, i) + w.slice(i + 1), w)
+        this.#deletions.set(w, w)
+      }
+    }
+  }
+
+  /** A token one edit away from a legal-form word ("COMANY", "STiCK") reads as that word. */
+  #correct(word: string): string {
+    if (word.length < 4 || this.#words.has(word)) return word
+    const direct = this.#deletions.get(word)
+    if (direct !== undefined) return direct
+    for (let i = 0; i < word.length; i++) {
+      const hit = this.#deletions.get(word.slice(0, i) + word.slice(i + 1))
+      if (hit !== undefined && Math.abs(hit.length - word.length) <= 1) return hit
+    }
+    return word
   }
 
   get size(): number {
@@ -104,21 +130,19 @@ export class LegalForms {
   strip(tokens: readonly NameToken[]): { rest: NameToken[]; forms: LegalForm[] } {
     const rest: NameToken[] = []
     const forms: LegalForm[] = []
+    const texts = tokens.map((t) => t.text)
+    const corrected = texts.map((w) => this.#correct(w))
     let i = 0
     outer: while (i < tokens.length) {
       for (let len = Math.min(this.#maxLen, tokens.length - i); len >= 1; len--) {
-        const slice = tokens.slice(i, i + len)
-        // Try every key of every token only for single tokens; phrases use the first key.
-        const candidates =
-          len === 1 ? (slice[0]?.keys ?? []) : [slice.map((x) => x.keys[0]).join(' ')]
-        for (const c of candidates) {
-          const form = this.#phrases.get(c)
-          // Never strip the whole name away: "AO" alone stays a name.
-          if (form && !(i === 0 && len === tokens.length)) {
-            forms.push(form)
-            i += len
-            continue outer
-          }
+        // Multi-word forms tolerate one typo per word; single words must be exact.
+        const phrase = (len === 1 ? texts : corrected).slice(i, i + len).join(' ')
+        const form = this.#phrases.get(phrase)
+        // Never strip the whole name away: "AO" alone stays a name.
+        if (form && !(i === 0 && len === tokens.length)) {
+          forms.push(form)
+          i += len
+          continue outer
         }
       }
       const t = tokens[i]

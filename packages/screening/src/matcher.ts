@@ -22,7 +22,13 @@ import {
   type EntityName,
   type ListVersion,
 } from './model.ts'
-import { bestPairsScore, prepareName, type PreparedName, type TokenPair } from './name-score.ts'
+import {
+  bestPairsScore,
+  prepareName,
+  withInformativeness,
+  type PreparedName,
+  type TokenPair,
+} from './name-score.ts'
 import { defaultScoringConfig, type ScoringConfig } from './scoring-config.ts'
 
 export interface ScreeningQuery {
@@ -79,6 +85,41 @@ class SubIndex {
   readonly postings: number[][] = []
   readonly trigrams = new Map<string, number[]>()
   readonly fuzzyCache = new Map<string, { vocab: number; sim: number }[]>()
+  /** Per vocabulary key: its weight as a listed token (length x informativeness). */
+  vocabWeight: Float64Array = new Float64Array(0)
+  /** Per listed name: total token weight, and the share a query must explain. */
+  nameWeight: Float64Array = new Float64Array(0)
+
+  df = (key: string): number => {
+    const v = this.vocab.get(key)
+    return v === undefined ? 0 : (this.postings[v]?.length ?? 0)
+  }
+
+  /** Computes informativeness weights once every name is in. */
+  finish(): void {
+    const total = this.names.length
+    for (let i = 0; i < this.names.length; i++) {
+      const n = this.names[i]
+      if (n) this.names[i] = { ...n, prepared: withInformativeness(n.prepared, this.df, total) }
+    }
+    this.vocabWeight = new Float64Array(this.vocabKeys.length)
+    for (const n of this.names) {
+      n.prepared.tokens.forEach((t, j) => {
+        const w = n.prepared.weights[j] ?? 1
+        for (const k of t.keys) {
+          const v = this.vocab.get(k)
+          if (v !== undefined && (this.vocabWeight[v] ?? 0) < w) this.vocabWeight[v] = w
+        }
+      })
+    }
+    this.nameWeight = new Float64Array(this.names.length)
+    this.names.forEach((n, i) => {
+      this.nameWeight[i] = n.prepared.weights.reduce(
+        (sum, w, j) => sum + w * (n.prepared.optional[j] === true ? 0.1 : 1),
+        0,
+      )
+    })
+  }
 
   add(n: IndexedName): void {
     const id = this.names.length
@@ -245,6 +286,8 @@ export class ScreeningIndex {
         sub.add({ entity: i, name, prepared })
       }
     })
+    this.#persons.finish()
+    this.#orgs.finish()
   }
 
   static fromLists(
@@ -263,35 +306,53 @@ export class ScreeningIndex {
     const cfg = this.config
     const isPerson = query.type === 'person'
     const sub = isPerson ? this.#persons : this.#orgs
-    const q = prepareName(query.name, isPerson)
-    if (q.tokens.length === 0) return []
+    const prepared = prepareName(query.name, isPerson)
+    if (prepared.tokens.length === 0) return []
+    const q = withInformativeness(prepared, sub.df, sub.names.length)
     const qDob = query.dob !== undefined ? parseQueryDob(query.dob) : undefined
     const qCountry = query.country !== undefined ? countryCode(query.country) : undefined
-    // 1. Candidate generation: accumulate per listed name the weighted best similarity.
-    const acc = new Map<number, number>()
-    let totalWeight = 0
-    for (const t of q.tokens) {
-      const w = Math.min(8, t.text.length) + 1
-      totalWeight += w
-      if (t.text.length < 2) continue
-      const best = new Map<number, number>()
+    // 1. Candidate generation: per listed name, the weighted best similarity of
+    // each query token (query side) and of the listed token it hit (listed side).
+    const qAcc = new Map<number, number>()
+    const lAcc = new Map<number, number>()
+    let qTotal = 0
+    q.tokens.forEach((t, i) => {
+      const w = q.weights[i] ?? 1
+      qTotal += q.patronymic[i] === true ? w * cfg.patronymicFactor : w
+      if (t.text.length < 2) return
+      const best = new Map<number, { sim: number; lw: number }>()
       for (const k of t.keys) {
         for (const { vocab, sim } of sub.similar(k, cfg.tokenMinSimilarity)) {
+          const lw = sub.vocabWeight[vocab] ?? 1
           for (const n of sub.postings[vocab] ?? []) {
-            if ((best.get(n) ?? 0) < sim) best.set(n, sim)
+            const cur = best.get(n)
+            if (!cur || cur.sim < sim) best.set(n, { sim, lw })
           }
         }
       }
-      for (const [n, sim] of best) acc.set(n, (acc.get(n) ?? 0) + w * sim)
+      for (const [n, { sim, lw }] of best) {
+        qAcc.set(n, (qAcc.get(n) ?? 0) + w * sim)
+        lAcc.set(n, (lAcc.get(n) ?? 0) + lw * sim)
+      }
+    })
+    // Optimistic estimate of the final name score; prune what cannot reach review.
+    const a = cfg.queryCoverageWeight
+    const estimates: [number, number][] = []
+    for (const [n, qm] of qAcc) {
+      const lm = lAcc.get(n) ?? 0
+      const lTotal = Math.max(lm, sub.nameWeight[n] ?? lm)
+      const lRest = (lTotal - lm) * (isPerson ? cfg.unmatchedPersonTokenFactor : 1)
+      const est = a * Math.min(1, qm / qTotal) + (1 - a) * (lm / (lm + lRest || 1))
+      if (est >= cfg.reviewThreshold - 0.1) estimates.push([n, est])
     }
-    const floor = totalWeight * 0.3
-    const ranked = [...acc].filter(([, s]) => s >= floor).sort((a, b) => b[1] - a[1])
+    estimates.sort((x, y) => y[1] - x[1])
+    const ranked = estimates
     // 2. Full scoring of the top candidates, best name per entity.
     const perEntity = new Map<
       number,
       { n: IndexedName; score: ReturnType<typeof bestPairsScore> }
     >()
-    for (const [nameIdx] of ranked.slice(0, cfg.maxCandidates * 3)) {
+    for (const [nameIdx] of ranked.slice(0, cfg.maxCandidates)) {
       const n = sub.names[nameIdx]
       if (!n) continue
       const s = bestPairsScore(q, n.prepared, cfg)

@@ -19,6 +19,8 @@ export interface PreparedName {
   readonly patronymic: readonly boolean[]
   readonly legalForms: readonly LegalForm[]
   readonly isPerson: boolean
+  /** Per token: its weight (length, times informativeness when an index sets it). */
+  readonly weights: readonly number[]
 }
 
 const orgStopwords = new Set(['the', 'of', 'and', 'for', 'und', 'et'])
@@ -82,8 +84,15 @@ export function prepareName(name: string, isPerson: boolean): PreparedName {
     tokens = rest.length > 0 ? rest : tokens
   }
   const patronymic = tokens.map((t) => isPerson && tokens.length >= 2 && patronymicRe.test(t.text))
-  const optional = patronymic.map((p) => p && tokens.length >= 3)
-  return { tokens, optional, patronymic, legalForms, isPerson }
+  // Optional when missing from the other side: a patronymic, or the country
+  // word of an organisation ("Sberbank" is "Sberbank of Russia").
+  const countries = new Set(Object.keys(countryWords))
+  const optional = tokens.map(
+    (t, i) =>
+      (patronymic[i] === true && tokens.length >= 3) ||
+      (!isPerson && tokens.length >= 2 && countries.has(t.text)),
+  )
+  return { tokens, optional, patronymic, legalForms, isPerson, weights: tokens.map(lengthWeight) }
 }
 
 export interface TokenPair {
@@ -99,8 +108,42 @@ export interface NameScore {
   readonly unmatchedListed: readonly string[]
 }
 
-function weight(t: NameToken): number {
+/** Longer tokens carry more evidence, up to a point. */
+export function lengthWeight(t: NameToken): number {
   return Math.min(8, t.text.length) + 1
+}
+
+/**
+ * Re-weights tokens by how rare they are among listed names (inverse
+ * document frequency), so "invest" or "mohammed" count for less than "sberbank".
+ * `df` gives the number of listed names holding a key, out of `total`.
+ */
+export function withInformativeness(
+  p: PreparedName,
+  df: (key: string) => number,
+  total: number,
+): PreparedName {
+  const weights = p.tokens.map((t, i) => {
+    const d = Math.min(...t.keys.map((k) => Math.max(1, df(k))))
+    const idf = Math.log((total + 1) / d) / Math.log((total + 1) / 3)
+    return (p.weights[i] ?? lengthWeight(t)) * Math.max(0.15, Math.min(1, idf))
+  })
+  return { ...p, weights }
+}
+
+/** Levenshtein distance on UTF-16 code units (two-row dynamic programme). */
+export function levenshtein(a: string, b: string): number {
+  if (a === b) return 0
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1
+      cur.push(Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost))
+    }
+    prev = cur
+  }
+  return prev[b.length] ?? 0
 }
 
 export function tokenSimilarity(a: NameToken, b: NameToken, cfg: ScoringConfig): number {
@@ -112,11 +155,11 @@ export function tokenSimilarity(a: NameToken, b: NameToken, cfg: ScoringConfig):
       if (ka.length === 1 || kb.length === 1) {
         s = ka.charAt(0) === kb.charAt(0) ? cfg.initialSimilarity : 0
       } else {
-        s = jaroWinkler(ka, kb)
-        // Jaro-Winkler rewards a shared prefix even when one token is much
-        // longer ("smith" / "smithers"); damp pairs of very unequal length.
-        const ratio = Math.min(ka.length, kb.length) / Math.max(ka.length, kb.length)
-        if (ratio < 0.8) s *= Math.sqrt(ratio / 0.8)
+        // Jaro-Winkler alone rewards a shared prefix even when one token is
+        // much longer ("smith" / "smithers"); averaging with the edit-distance
+        // similarity keeps typos high and truncations low.
+        const lev = 1 - levenshtein(ka, kb) / Math.max(ka.length, kb.length)
+        s = (jaroWinkler(ka, kb) + lev) / 2
       }
       if (s > best) best = s
     }
@@ -147,10 +190,11 @@ export function bestPairsScore(q: PreparedName, l: PreparedName, cfg: ScoringCon
     for (let j = 0; j < lt.length; j++) {
       const b = lt[j]
       if (!b) continue
-      // A given name never pairs with a patronymic ("Evgeny" / "Evgenyevich").
-      if (q.patronymic[i] !== l.patronymic[j]) continue
       const s = tokenSimilarity(a, b, cfg)
-      if (s >= cfg.tokenMinSimilarity) cells.push({ i, j, s })
+      // A given name pairs with a patronymic only when nearly identical
+      // ("Evgeny" / "Evgenyevich" no; a typo in "Eduardovich" yes).
+      const min = q.patronymic[i] === l.patronymic[j] ? cfg.tokenMinSimilarity : 0.93
+      if (s >= min) cells.push({ i, j, s })
     }
   }
   cells.sort((x, y) => y.s - x.s || x.i - y.i || x.j - y.j)
@@ -165,21 +209,21 @@ export function bestPairsScore(q: PreparedName, l: PreparedName, cfg: ScoringCon
   }
   let qNum = 0
   let qDen = 0
-  qt.forEach((t, i) => {
-    const w = weight(t)
+  qt.forEach((_, i) => {
+    const w = q.weights[i] ?? 1
     const s = qUsed[i] ?? -1
     if (s >= 0) {
       qNum += w * s
       qDen += w
     } else {
-      // A patronymic the list does not carry says little either way.
-      qDen += q.patronymic[i] === true ? w * cfg.patronymicFactor : w
+      // A patronymic (or country word) the list does not carry says little either way.
+      qDen += q.patronymic[i] === true || q.optional[i] === true ? w * cfg.patronymicFactor : w
     }
   })
   let lNum = 0
   let lDen = 0
-  lt.forEach((t, j) => {
-    const w = weight(t)
+  lt.forEach((_, j) => {
+    const w = l.weights[j] ?? 1
     const s = lUsed[j] ?? -1
     if (s >= 0) {
       lNum += w * s
@@ -190,8 +234,15 @@ export function bestPairsScore(q: PreparedName, l: PreparedName, cfg: ScoringCon
       lDen += w * (l.isPerson ? cfg.unmatchedPersonTokenFactor : 1)
     }
   })
+  const qCov = qNum / qDen
+  const lCov = lNum / lDen
+  const a = cfg.queryCoverageWeight
   const score =
-    cfg.queryCoverageWeight * (qNum / qDen) + (1 - cfg.queryCoverageWeight) * (lNum / lDen)
+    cfg.coverageMean === 'harmonic'
+      ? qCov === 0 || lCov === 0
+        ? 0
+        : 1 / (a / qCov + (1 - a) / lCov)
+      : a * qCov + (1 - a) * lCov
   return {
     score,
     pairs,

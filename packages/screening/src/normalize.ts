@@ -108,7 +108,9 @@ export function slavicKey(token: string): string {
   s = s.replace(/ou|oo/g, 'u')
   s = s.replace(/[yj]/g, 'i')
   s = s.replace(/(.)\1+/g, '$1')
-  return s.toLowerCase()
+  // Upper-case letters are the merged classes (S = sh/shch, C = ch, Z = zh,
+  // G = g/kh/h, T = ts, U = yu, A = ya) and stay distinct from plain letters.
+  return s
 }
 
 function uniq(xs: readonly string[]): string[] {

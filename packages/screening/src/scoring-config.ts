@@ -10,6 +10,12 @@ export interface ScoringConfig {
   readonly tokenMinSimilarity: number
   /** Share of the name score taken from query coverage (the rest: listed-name coverage). */
   readonly queryCoverageWeight: number
+  /**
+   * How the two coverages combine: 'arithmetic' (weighted mean) or 'harmonic'
+   * (weighted harmonic mean: both sides must be covered, so a one-word listed
+   * name inside a longer query, or a long name hit by one word, stays low).
+   */
+  readonly coverageMean: 'arithmetic' | 'harmonic'
   /** Weight factor for an unmatched listed token of a person (middle names). */
   readonly unmatchedPersonTokenFactor: number
   /** Weight factor for an unmatched listed patronymic (-ovich, -ovna...). */
@@ -46,7 +52,8 @@ export interface ScoringConfig {
 export const defaultScoringConfig: ScoringConfig = {
   version: 'outpost-screening-2026-11-25.1',
   tokenMinSimilarity: 0.8,
-  queryCoverageWeight: 0.6,
+  queryCoverageWeight: 0.5,
+  coverageMean: 'harmonic',
   unmatchedPersonTokenFactor: 0.5,
   patronymicFactor: 0.1,
   initialSimilarity: 0.9,
