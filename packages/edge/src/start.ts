@@ -51,7 +51,7 @@ export interface RunningEdge {
   readonly metrics: EdgeMetrics
   readonly cache: HttpCache | undefined
   readonly steks: MemoryStekProvider
-  /** Waits until background cache refreshes are done (tests). */
+  /** Waits until background cache refreshes and writes are done (tests). */
   settle(): Promise<void>
   readonly config: EdgeConfig
 }
@@ -195,7 +195,10 @@ export async function startEdge(
       return cache
     },
     steks,
-    settle: () => handler.settle(),
+    settle: async () => {
+      await handler.settle()
+      await cache?.flush()
+    },
     get config() {
       return config
     },

@@ -102,6 +102,11 @@ export class HttpCache {
     await this.#track(entry.info.primary, p)
   }
 
+  /** Waits for every write in progress. */
+  async flush(): Promise<void> {
+    while (this.#writing.size > 0) await Promise.allSettled([...this.#writing.values()])
+  }
+
   purge(sel: PurgeSelector): Promise<number> {
     return this.store.purge(sel)
   }

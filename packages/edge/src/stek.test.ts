@@ -1,0 +1,36 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { MemoryStekProvider } from './stek.ts'
+
+test('MemoryStekProvider: rotates every R, keeps keys for H, zeroises retired keys (P7)', () => {
+  let now = 0
+  const R = 3_600_000
+  const H = 18 * R
+  const p = new MemoryStekProvider({ rotateMs: R, keepMs: H, now: () => now })
+  const first = p.current()
+  const firstKey = first.key
+  assert.equal(first.key.length, 32)
+  assert.equal(first.id.length, 16)
+  now += R - 1
+  assert.equal(p.current(), first)
+  now += 1
+  const second = p.current()
+  assert.notEqual(second, first)
+  assert.ok(p.find(first.id), 'old key still opens tickets')
+  let max = 0
+  for (let i = 0; i < 40; i++) {
+    now += R
+    p.current()
+    max = Math.max(max, p.all().length)
+  }
+  assert.ok(max <= Math.ceil(H / R) + 1, `kept ${max} keys`)
+  assert.equal(p.find(first.id), undefined)
+  assert.ok(
+    firstKey.every((b) => b === 0),
+    'retired key zeroised',
+  )
+  const live = p.all()
+  p.close()
+  assert.ok(live.every((k) => k.key.every((b) => b === 0)))
+  assert.throws(() => p.current())
+})
