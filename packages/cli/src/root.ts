@@ -5,6 +5,7 @@ import { pkiCommand } from '@outpost/pki/cli'
 import { tlsDemoCommand } from '@outpost/tls/cli'
 import { screenCommand, listsCommand } from '@outpost/screening/cli'
 import { edgeCommand } from '@outpost/edge/cli'
+import { keylessCommand } from '@outpost/keyless/cli'
 import { controlCommand, ctlCommand } from '@outpost/control/cli'
 import { upCommand } from './up.ts'
 
@@ -25,5 +26,6 @@ Services run in the safe region (keyserver, control) or at the edge (edge).
     screenCommand,
     listsCommand,
     auditCommand,
+    keylessCommand,
   ],
 }
