@@ -37,7 +37,38 @@ test('AuditLog writes chained records that verify', async (t) => {
   assert.equal(rec.result, 'PolicyDenied')
   assert.match(rec.time, /^\d{4}-\d\d-\d\dT/)
   assert.match(rec.prev, /^[0-9a-f]{64}$/)
+  assert.deepEqual(Object.keys(rec), [
+    'seq',
+    'prev',
+    'time',
+    'node',
+    'ski',
+    'op',
+    'sni',
+    'clientIp',
+    'result',
+    'latencyUs',
+  ])
   assert.deepEqual(await verifyAuditFile(file), { ok: true, count: 10 })
+})
+
+test('AuditLog escapes client-controlled strings', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'audit-'))
+  t.after(() => {
+    rmSync(dir, { recursive: true })
+  })
+  const file = join(dir, 'audit.log')
+  const log = await AuditLog.open(file)
+  const sni = 'evil"},"result":"ok\n{"x":"\u2028'
+  log.append({ ...entry(1), sni, node: null, clientIp: null })
+  await log.close()
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n')
+  assert.equal(lines.length, 1)
+  const rec = JSON.parse(lines[0]!)
+  assert.equal(rec.sni, sni)
+  assert.equal(rec.node, null)
+  assert.equal(rec.result, 'ok')
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, count: 1 })
 })
 
 test('AuditLog continues the chain of an existing file', async (t) => {
