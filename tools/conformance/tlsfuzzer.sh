@@ -70,9 +70,20 @@ OUT=$REPO/test-artifacts/tlsfuzzer/$SERVER-$STAMP
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() {
+# SIGTERM, then SIGKILL after 5 s (tls-demo keeps running while its echo listener or
+# keep-alive connections are open).
+stop_servers() {
+  local p i
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do
+    for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  PIDS=()
+}
+cleanup() {
+  stop_servers
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -207,8 +218,7 @@ for profile in $PROFILES; do
   last=$(tail -n 1 "$OUT/$profile/summary.txt")
   TOTALS+=("$profile: $last ($(( $(date +%s) - start )) s)")
   # stop this profile's servers before the next one
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  PIDS=()
+  stop_servers
 done
 
 echo "=== totals ($SERVER) ==="

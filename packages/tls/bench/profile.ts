@@ -28,8 +28,11 @@ export const Category = {
   signature: 'signature (CertificateVerify)',
   aead: 'AEAD (record protection)',
   hashing: 'hashing (transcript, HKDF, HMAC)',
+  keyObjects: 'KeyObject create/export (keys for ECDHE, HKDF, AEAD)',
+  random: 'randomness (server random, ticket nonces)',
   ourJs: 'our JS (parsing, state machine, records)',
-  nodeIo: 'Node runtime (net, streams, timers)',
+  nodeIo: 'Node runtime (net, streams, timers, socket writes)',
+  startup: 'startup (module loading; not per handshake)',
   gc: 'garbage collector',
   idle: 'idle',
   program: 'native/other ((program))',
@@ -48,14 +51,18 @@ const rules: readonly Rule[] = [
   { category: Category.idle, fn: /^\(idle\)$/ },
   { category: Category.gc, fn: /^\(garbage collector\)$/ },
   { category: Category.program, fn: /^\(program\)$/ },
+  { category: Category.startup, url: /^node:internal\/modules\// },
+  { category: Category.startup, fn: /^compile|^wrapSafe$/ },
   { category: Category.keyExchange, url: /key-?exchange|kem|x25519|ecdh|diffiehellman/i },
   { category: Category.signature, url: /sign(er)?\.ts|certificate-verify|keyless/i },
   { category: Category.aead, url: /aead|record-?protection|cipher/i },
   { category: Category.hashing, url: /hkdf|transcript|key-?schedule|hash|hmac/i },
   {
     category: Category.keyExchange,
-    fn: /diffieHellman|generateKeyPair|computeSecret|ECDH|encapsulate|decapsulate|createPublicKey|createPrivateKey|KeyObject/,
+    fn: /diffieHellman|generateKeyPair|computeSecret|ECDH|encapsulate|decapsulate/,
   },
+  { category: Category.keyObjects, url: /^node:internal\/crypto\/keys$/ },
+  { category: Category.random, url: /^node:internal\/crypto\/random$/ },
   { category: Category.signature, fn: /^(sign|signOneShot|verify|verifyOneShot)$|^Sign/ },
   {
     category: Category.aead,
@@ -69,6 +76,9 @@ const rules: readonly Rule[] = [
   },
   { category: Category.ourJs, url: /\/packages\// },
   { category: Category.nodeIo, url: /^node:/ },
+  // Native bindings (no script URL) that Node's stream and timer code calls:
+  // writeBuffer, writev, getLibuvNow, readStart, ...
+  { category: Category.nodeIo, url: /^$/, fn: /^[^(]/ },
 ]
 
 export function categorise(f: CallFrame): Category {

@@ -87,6 +87,10 @@ test('categorise sorts frames into the handshake cost categories', () => {
     ['hkdfExpandLabel', 'file:///r/packages/tls/src/crypto/hkdf.ts', Category.hashing],
     ['decodeClientHello', 'file:///r/packages/tls/src/messages/client-hello.ts', Category.ourJs],
     ['onStreamRead', 'node:internal/stream_base_commons', Category.nodeIo],
+    ['writev', '', Category.nodeIo],
+    ['(program)', '', Category.program],
+    ['getKeyObjectSlots', 'node:internal/crypto/keys', Category.keyObjects],
+    ['compileSourceTextModule', 'node:internal/modules/esm/utils', Category.startup],
     ['whatever', 'file:///elsewhere/x.js', Category.other],
   ]
   for (const [fn, url, want] of cases)
