@@ -38,6 +38,7 @@ export interface FixtureOptions {
   readonly threshold?: number
   readonly overrides?: Partial<KeyServerConfigInput>
   readonly devAutoUnseal?: boolean
+  readonly handleSighup?: boolean
 }
 
 export async function startFixture(o: FixtureOptions = {}): Promise<Fixture> {
@@ -76,7 +77,7 @@ export async function startFixture(o: FixtureOptions = {}): Promise<Fixture> {
   }
   const server = await startKeyServer(config, {
     logger: pino({ level: process.env['KEYSERVER_TEST_LOG'] ?? 'silent' }),
-    handleSighup: false,
+    handleSighup: o.handleSighup ?? false,
     warn: () => undefined,
     env: {},
   })

@@ -1,0 +1,76 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { KeylessClient } from '@outpost/keyless'
+import { startFixture } from './fixture.ts'
+
+test('outpost keyserver run: the real binary serves, warns in dev mode, and stops on SIGTERM', async (t) => {
+  // The fixture provides the PKI and an initialised dev keystore; its own server is closed first.
+  const f = await startFixture({ devAutoUnseal: true })
+  t.after(() => f.cleanup())
+  await f.server.close()
+  const node = await f.node('edge-run')
+  const cfg = join(f.dir, 'keyserver.yaml')
+  const c = f.config
+  writeFileSync(
+    cfg,
+    [
+      `listen: 127.0.0.1:0`,
+      `metricsListen: "off"`,
+      `adminSocket: ${c.adminSocket!}`,
+      `tls: { certFile: ${c.tls.certFile}, keyFile: ${c.tls.keyFile}, caFile: ${c.tls.caFile} }`,
+      `keystore: { type: directory, dir: ${(c.keystore as { dir: string }).dir} }`,
+      `audit: { file: ${join(f.dir, 'run-audit.jsonl')} }`,
+      `dev: { autoUnseal: true }`,
+      `log: { level: info }`,
+      '',
+    ].join('\n'),
+  )
+  const main = join(import.meta.dirname, '..', '..', 'cli', 'src', 'main.ts')
+  const child = spawn(process.execPath, [main, 'keyserver', 'run', '--config', cfg], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.after(() => child.kill('SIGKILL'))
+  let stderr = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+      const m = /keyserver listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
+      if (m) resolve(Number(m[1]))
+    })
+    child.once('exit', (code) => {
+      reject(new Error(`exited ${code}: ${stderr}`))
+    })
+  })
+  assert.match(stderr, /WARNING: dev\.autoUnseal is on/)
+  // JSON logs on stderr, and no secret material in them.
+  const logLine = stderr.split('\n').find((l) => l.includes('"key server started"'))
+  assert.ok(logLine, stderr)
+  assert.equal(JSON.parse(logLine).sealed, false)
+  assert.ok(!stderr.includes(f.shares[0]!.slice(8)))
+
+  const client = new KeylessClient({
+    servers: [{ host: '127.0.0.1', port, servername: 'localhost' }],
+    ca: f.ca.certPem,
+    cert: node.issued.certPem,
+    key: new Uint8Array(node.issued.keyPem),
+  })
+  assert.ok((await client.ping()) >= 0)
+  await client.close()
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('exit', resolve)
+    child.kill('SIGTERM')
+  })
+  assert.equal(code, 0)
+})
+
+test('key server reloads revocations on SIGHUP', async (t) => {
+  const f = await startFixture({ handleSighup: true })
+  t.after(() => f.cleanup())
+  writeFileSync(f.config.revocationsFile!, 'edge-1\nedge-2 # seized\n')
+  // Synchronously after the signal: the 200 ms file poll cannot have run yet.
+  process.emit('SIGHUP', 'SIGHUP')
+  assert.equal(f.server.status().revoked, 2)
+})
