@@ -12,6 +12,18 @@ import type { HashName } from './suites.ts'
 
 const LABEL_PREFIX = new TextEncoder().encode('tls13 ')
 
+const labelCache = new Map<string, Uint8Array>()
+
+/** Labels are a handful of constants; encode each once. */
+function labelBytes(label: string): Uint8Array {
+  let b = labelCache.get(label)
+  if (!b) {
+    b = new TextEncoder().encode(label)
+    if (labelCache.size < 64) labelCache.set(label, b)
+  }
+  return b
+}
+
 /** HKDF-Extract(salt, IKM) = HMAC-Hash(salt, IKM) (RFC 5869 §2.2). */
 export function hkdfExtract(hash: HashName, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
   return createHmac(hash, hmacKey(salt)).update(ikm).digest()
@@ -56,7 +68,7 @@ export function hkdfExpandLabel(
   context: Uint8Array,
   length: number,
 ): Uint8Array {
-  const l = new TextEncoder().encode(label)
+  const l = labelBytes(label)
   const info = new Uint8Array(2 + 1 + LABEL_PREFIX.length + l.length + 1 + context.length)
   info[0] = length >>> 8
   info[1] = length & 0xff

@@ -46,6 +46,12 @@ import { hashOf } from './transcript.ts'
 import type { SuiteParams } from './suites.ts'
 
 const EMPTY = new Uint8Array(0)
+const EMPTY_HASH = { sha256: hashOf('sha256', EMPTY), sha384: hashOf('sha384', EMPTY) } as const
+
+/** Transcript-Hash("") for Derive-Secret(., "derived", "") and binder keys; computed once. */
+function emptyHash(h: 'sha256' | 'sha384'): Uint8Array {
+  return EMPTY_HASH[h]
+}
 
 /** Stage 1: the Early Secret, from a resumption PSK or from zeros. */
 export class KeyScheduleEarly {
@@ -64,7 +70,7 @@ export class KeyScheduleEarly {
       this.#suite.hash,
       this.#earlySecret,
       'res binder',
-      hashOf(this.#suite.hash, EMPTY),
+      emptyHash(this.#suite.hash),
     )
   }
 
@@ -76,7 +82,7 @@ export class KeyScheduleEarly {
   /** Mixes in the (EC)DHE shared secret; `helloHash` covers ClientHello...ServerHello. */
   intoHandshake(sharedSecret: Uint8Array, helloHash: Uint8Array): KeyScheduleHandshake {
     const h = this.#suite.hash
-    const derived = deriveSecret(h, this.#earlySecret, 'derived', hashOf(h, EMPTY))
+    const derived = deriveSecret(h, this.#earlySecret, 'derived', emptyHash(h))
     const handshakeSecret = hkdfExtract(h, derived, sharedSecret)
     derived.fill(0)
     this.#earlySecret.fill(0)
@@ -126,7 +132,7 @@ export class KeyScheduleHandshake {
   /** Derives the Master Secret; `serverFinishedHash` covers ClientHello...server Finished. */
   intoTraffic(serverFinishedHash: Uint8Array): KeyScheduleTraffic {
     const h = this.#suite.hash
-    const derived = deriveSecret(h, this.#handshakeSecret, 'derived', hashOf(h, EMPTY))
+    const derived = deriveSecret(h, this.#handshakeSecret, 'derived', emptyHash(h))
     const masterSecret = hkdfExtract(h, derived, new Uint8Array(this.#suite.hashLen))
     derived.fill(0)
     this.#handshakeSecret.fill(0)
@@ -143,12 +149,13 @@ export class KeyScheduleTraffic {
   readonly #masterSecret: Uint8Array
   readonly clientApplicationTrafficSecret0: Uint8Array
   readonly serverApplicationTrafficSecret0: Uint8Array
-  readonly exporterMasterSecret: Uint8Array
+  readonly #serverFinishedHash: Uint8Array
 
   constructor(suite: SuiteParams, masterSecret: Uint8Array, serverFinishedHash: Uint8Array) {
     const h = suite.hash
     this.#suite = suite
     this.#masterSecret = masterSecret
+    this.#serverFinishedHash = serverFinishedHash
     this.clientApplicationTrafficSecret0 = deriveSecret(
       h,
       masterSecret,
@@ -161,7 +168,16 @@ export class KeyScheduleTraffic {
       's ap traffic',
       serverFinishedHash,
     )
-    this.exporterMasterSecret = deriveSecret(h, masterSecret, 'exp master', serverFinishedHash)
+  }
+
+  /** exporter_master_secret, derived only on request (nothing in the server exports keys yet). */
+  get exporterMasterSecret(): Uint8Array {
+    return deriveSecret(
+      this.#suite.hash,
+      this.#masterSecret,
+      'exp master',
+      this.#serverFinishedHash,
+    )
   }
 
   /** resumption_master_secret; `clientFinishedHash` covers ClientHello...client Finished. Ends the schedule. */
@@ -173,7 +189,6 @@ export class KeyScheduleTraffic {
 
   drop(): void {
     this.#masterSecret.fill(0)
-    this.exporterMasterSecret.fill(0)
   }
 }
 

@@ -48,6 +48,15 @@ export class RecordDeframer {
   /** The next whole record, or undefined if more bytes are needed. */
   next(): TlsRecord | undefined {
     if (this.#size < RECORD_HEADER_BYTES) return undefined
+    // RFC 8446 §5: an unknown content type is unexpected_message; decide on the
+    // header so a non-TLS client (e.g. plaintext HTTP) is answered at once.
+    const type = this.#byteAt(0)
+    if (type < 20 || type > 23) {
+      throw new PeerMisbehavedError(
+        AlertDescription.UnexpectedMessage,
+        `Cannot read record: unknown content type ${type}`,
+      )
+    }
     const length = (this.#byteAt(3) << 8) | this.#byteAt(4)
     if (length > MAX_CIPHERTEXT_BYTES) {
       throw new PeerMisbehavedError(

@@ -1,0 +1,87 @@
+/**
+ * The Node adapter's own duties: handshake timeout, prompt close after a fatal
+ * alert (alert first, then the socket goes), and close_notify on end().
+ */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { connect as netConnect, type AddressInfo, type Server } from 'node:net'
+import { connect } from 'node:tls'
+import { once } from 'node:events'
+import { createTlsServer } from '../src/node/server.ts'
+import { ipBytes } from '../src/node/connection.ts'
+import { testCertificates, type TestPki } from './helpers/certs.ts'
+
+let pki: TestPki
+let server: Server
+let port: number
+const errors: unknown[] = []
+
+before(async () => {
+  pki = await testCertificates()
+  server = createTlsServer({ certificates: pki.source, handshakeTimeoutMs: 300 }, (conn) => {
+    conn.end('bye')
+  })
+  server.on('tlsClientError', (e: unknown) => errors.push(e))
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  port = (server.address() as AddressInfo).port
+})
+after(() => {
+  server.close()
+})
+
+function rawSession(send?: Uint8Array): Promise<{ data: Buffer; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now()
+    const chunks: Buffer[] = []
+    const s = netConnect(port, '127.0.0.1', () => {
+      if (send) s.write(send)
+    })
+    s.on('data', (d: Buffer) => chunks.push(d))
+    s.on('error', () => undefined)
+    s.on('close', () => {
+      resolve({ data: Buffer.concat(chunks), ms: Date.now() - t0 })
+    })
+  })
+}
+
+test('accept() closes a silent connection at the handshake timeout', async () => {
+  const { data, ms } = await rawSession()
+  assert.equal(data.length, 0)
+  assert.ok(ms >= 250 && ms < 3000, `closed after ${ms} ms`)
+})
+
+test('accept() sends the alert and closes promptly on a non-TLS client', async () => {
+  const { data, ms } = await rawSession(
+    new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+  )
+  // 'G' (0x47) is no content type: a plaintext unexpected_message alert.
+  assert.deepEqual([...data], [21, 3, 3, 0, 2, 2, 10])
+  assert.ok(ms < 1000, `closed after ${ms} ms`)
+})
+
+test('end() sends close_notify after the data', async () => {
+  const s = connect({
+    host: '127.0.0.1',
+    port,
+    servername: 'test.example',
+    ca: pki.ecdsaCa.certPem,
+  })
+  let text = ''
+  s.setEncoding('utf8')
+  s.on('data', (d: string) => (text += d))
+  await once(s, 'end')
+  assert.equal(text, 'bye')
+  s.destroy()
+})
+
+test('ipBytes() turns textual addresses into 4 or 16 bytes', () => {
+  assert.deepEqual(ipBytes('127.0.0.1'), new Uint8Array([127, 0, 0, 1]))
+  assert.deepEqual(ipBytes('::ffff:10.1.2.3'), new Uint8Array([10, 1, 2, 3]))
+  assert.deepEqual(ipBytes('::1'), new Uint8Array([...new Array<number>(15).fill(0), 1]))
+  assert.deepEqual(
+    ipBytes('2001:db8::8:1')?.subarray(0, 4),
+    new Uint8Array([0x20, 0x01, 0x0d, 0xb8]),
+  )
+  assert.equal(ipBytes('not-an-ip'), undefined)
+})
