@@ -33,3 +33,20 @@ export {
   type FeatureContribution,
 } from './matcher.ts'
 export { parseQuery, screenLines } from './screen-stream.ts'
+export {
+  ScreeningService,
+  entryHash,
+  type ScreeningEvent,
+  type ScreeningOutcome,
+  type ScreeningServiceOptions,
+} from './service.ts'
+export {
+  SqliteScreeningStore,
+  type ScreeningStore,
+  type Organisation,
+  type StoredDecision,
+  type ReviewItem,
+  type ReviewStatus,
+  type DecisionKind,
+} from './store.ts'
+export { mayStartPaidPlan, type RegionRule, type PlanCheck } from './region-rules.ts'
