@@ -51,7 +51,7 @@ const phases = new Set(
 )
 
 const sizes = {
-  handshakeRequests: quick ? 1000 : 3000,
+  handshakeRequests: quick ? 1000 : 2000,
   handshakeReps: quick ? 1 : 3,
   warmup: 300,
   resumeMs: quick ? 2000 : 4000,
@@ -119,6 +119,19 @@ async function start(side: Side, cert: CertSet, o: ServerOpts): Promise<RunningS
   })
 }
 
+/** Servers running now and the temp dir, for cleanup on SIGINT/SIGTERM. */
+const running = new Set<RunningServer>()
+let workDir: string | undefined
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    log(`${sig}: stopping servers`)
+    void Promise.all([...running].map((s) => s.stop(1000))).finally(() => {
+      if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true })
+      process.exit(130)
+    })
+  })
+}
+
 async function withServer<T>(
   side: Side,
   cert: CertSet,
@@ -126,10 +139,12 @@ async function withServer<T>(
   fn: (t: Target, s: RunningServer) => Promise<T>,
 ): Promise<T> {
   const s = await start(side, cert, o)
+  running.add(s)
   try {
     return await fn({ host: s.host, port: s.port }, s)
   } finally {
     await s.stop()
+    running.delete(s)
   }
 }
 
@@ -421,6 +436,7 @@ function machine(): string {
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'outpost-bench-'))
+  workDir = work
   try {
     const pki = await writeTestPki(join(work, 'pki'))
     const cert = pki.ecdsa

@@ -15,6 +15,18 @@ export interface Target {
 
 const request = Buffer.from('GET / HTTP/1.1\r\nHost: test.example\r\nConnection: close\r\n\r\n')
 
+/**
+ * Every client offers only this suite, so both servers run the same AEAD (OpenSSL's server
+ * order prefers AES-256-GCM, ours follows the client's order).
+ */
+export const BENCH_SUITE = 'TLS_AES_128_GCM_SHA256'
+const clientTls = {
+  servername: 'test.example',
+  rejectUnauthorized: false,
+  minVersion: 'TLSv1.3',
+  ciphers: BENCH_SUITE,
+} as const
+
 // ---------------------------------------------------------------- h2load
 
 export interface H2loadResult {
@@ -68,6 +80,7 @@ export function h2load(
         '1',
         '-t',
         '1',
+        `--tls13-ciphers=${BENCH_SUITE}`,
         `https://${t.host}:${t.port}/`,
       ],
       { timeout: 120_000, maxBuffer: 8 * 1024 * 1024 },
@@ -106,9 +119,7 @@ function oneConnection(t: Target, session: Buffer | undefined): Promise<OneConn>
     const s = tls.connect({
       host: t.host,
       port: t.port,
-      servername: 'test.example',
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.3',
+      ...clientTls,
       ...(session !== undefined ? { session } : {}),
     })
     s.on('session', (b: Buffer) => {
@@ -184,9 +195,7 @@ export function bulkEcho(t: Target, bytes: number): Promise<BulkResult> {
     const s = tls.connect({
       host: t.host,
       port: t.port,
-      servername: 'test.example',
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.3',
+      ...clientTls,
     })
     const pump = (): void => {
       while (sent < bytes) {
@@ -235,9 +244,7 @@ export async function openIdle(
             const s = tls.connect({
               host: t.host,
               port: t.port,
-              servername: 'test.example',
-              rejectUnauthorized: false,
-              minVersion: 'TLSv1.3',
+              ...clientTls,
             })
             s.once('secureConnect', () => {
               resolve(s)
