@@ -17,11 +17,13 @@ import { DiskStore, type PurgeSelector } from './cache/disk-store.ts'
 import { AesGcmEnvelope, type Envelope } from './cache/envelope.ts'
 import { HttpCache } from './cache/http-cache.ts'
 import { loadEdgeConfig, parseEdgeConfig, type EdgeConfig, type EdgeConfigInput } from './config.ts'
-import { EdgeError } from './errors.ts'
 import { EdgeMetrics } from './metrics.ts'
 import { EdgeServer } from './proxy/edge-server.ts'
 import { RequestHandler, type RequestRecord } from './proxy/handler.ts'
-import { buildState, retireState, type DataPlaneState } from './proxy/sites.ts'
+import { buildState, retireState, type BuildOptions, type DataPlaneState } from './proxy/sites.ts'
+import { createTlsServer, type TlsServerConfig } from '@outpost/tls'
+import { EdgeCertificateSource } from './tls/certificates.ts'
+import type { KeyPoolOptions } from './tls/key-pools.ts'
 import { MemoryStekProvider } from './stek.ts'
 
 export interface StartEdgeOptions {
@@ -35,6 +37,10 @@ export interface StartEdgeOptions {
   readonly accessLogStream?: NodeJS.WritableStream
   /** Background errors (origin failures, cache writes); default: ignored. */
   readonly onError?: (e: unknown, what: string) => void
+  /** Keyless client tuning (timeouts, reconnect backoff). */
+  readonly keyPools?: KeyPoolOptions
+  /** Overrides for the TLS server (handshake timeout, groups, ticket settings). */
+  readonly tls?: Partial<Omit<TlsServerConfig, 'certificates' | 'stekProvider'>>
 }
 
 export interface RunningEdge {
@@ -71,23 +77,19 @@ export async function startEdge(
   options: StartEdgeOptions = {},
 ): Promise<RunningEdge> {
   let config = parseEdgeConfig(input)
-  if (!config.plaintext) {
-    throw new EdgeError(
-      'ERR_EDGE_TLS_UNAVAILABLE',
-      'Cannot start edge: the TLS listener is not wired in yet; set plaintext: true',
-    )
-  }
   const onError = options.onError ?? (() => undefined)
-  let state: DataPlaneState = buildState(config)
+  const metrics = new EdgeMetrics(() => ({ bytes: store?.bytes ?? 0, entries: store?.count ?? 0 }))
+  const buildOptions: BuildOptions = {
+    wrapSigner: (s) => metrics.instrument(s),
+    ...(options.keyPools !== undefined ? { keyPools: options.keyPools } : {}),
+  }
+  let state: DataPlaneState = buildState(config, undefined, buildOptions)
   const envelope = options.envelope ?? new AesGcmEnvelope()
-  const store =
+  const store: DiskStore | undefined =
     config.cache !== undefined
       ? await DiskStore.open({ dir: config.cache.dir, maxBytes: config.cache.maxBytes, envelope })
       : undefined
   let cache = store !== undefined ? new HttpCache(store) : undefined
-  const metrics = new EdgeMetrics(
-    store !== undefined ? () => ({ bytes: store.bytes, entries: store.count }) : undefined,
-  )
   const accessLog =
     options.accessLogStream !== undefined
       ? new AccessLog({
@@ -116,7 +118,34 @@ export async function startEdge(
   })
   const server = new EdgeServer({ handler, state: () => state, onError })
   const [host, port] = splitHostPort(config.listen)
-  const listener = await server.listenPlain(host, port)
+  let listener: Server
+  if (config.plaintext) {
+    listener = await server.listenPlain(host, port)
+  } else {
+    listener = createTlsServer(
+      {
+        certificates: new EdgeCertificateSource(() => state.certificates),
+        alpnProtocols: ['h2', 'http/1.1'],
+        stekProvider: steks,
+        ...options.tls,
+      },
+      (conn) => {
+        const info = conn.getInfo()
+        if (info !== undefined) metrics.handshake(info.group, info.resumed)
+        server.accept(conn, {
+          clientIp: conn.remoteAddress ?? '',
+          secure: true,
+          ...(info?.alpnProtocol !== undefined ? { alpn: info.alpnProtocol } : {}),
+          ...(info?.serverName !== undefined ? { sni: info.serverName } : {}),
+        })
+      },
+    )
+    listener.on('tlsClientError', (e: unknown) => {
+      const code = (e as { code?: unknown }).code
+      metrics.handshakeFailures.inc({ reason: typeof code === 'string' ? code : 'unknown' })
+    })
+    await listen(listener, config.listen)
+  }
 
   let reloading: Promise<void> = Promise.resolve()
   const reload = (next?: EdgeConfigInput): Promise<void> => {
@@ -128,7 +157,7 @@ export async function startEdge(
             ? loadEdgeConfig(options.configFile)
             : config
       const old = state
-      state = buildState(cfg, old)
+      state = buildState(cfg, old, buildOptions)
       config = cfg
       await retireState(old, state)
     })

@@ -10,13 +10,13 @@ test('MemoryStekProvider: rotates every R, keeps keys for H, zeroises retired ke
   const first = p.current()
   const firstKey = first.key
   assert.equal(first.key.length, 32)
-  assert.equal(first.id.length, 16)
+  assert.ok(Number.isInteger(first.id))
   now += R - 1
   assert.equal(p.current(), first)
   now += 1
   const second = p.current()
   assert.notEqual(second, first)
-  assert.ok(p.find(first.id), 'old key still opens tickets')
+  assert.ok(p.lookup(first.id), 'old key still opens tickets')
   let max = 0
   for (let i = 0; i < 40; i++) {
     now += R
@@ -24,7 +24,7 @@ test('MemoryStekProvider: rotates every R, keeps keys for H, zeroises retired ke
     max = Math.max(max, p.all().length)
   }
   assert.ok(max <= Math.ceil(H / R) + 1, `kept ${max} keys`)
-  assert.equal(p.find(first.id), undefined)
+  assert.equal(p.lookup(first.id), undefined)
   assert.ok(
     firstKey.every((b) => b === 0),
     'retired key zeroised',

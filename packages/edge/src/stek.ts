@@ -4,12 +4,18 @@
  * tickets; older keys are kept, for decryption only, until `keepMs` (default
  * 18 h) after they were retired as current, then zeroised. Nothing is ever
  * written to disk. The clock is injected so rotation is testable.
+ *
+ * It implements the TLS server's {@link StekProvider}. Unlike the tls package's
+ * count-based RotatingStekProvider, retention here is by time: a key is gone
+ * `keepMs` after it stopped being current even if no handshake happened in
+ * between, which is the promise the threat model makes (P7).
  */
 import { randomBytes } from 'node:crypto'
+import type { StekProvider } from '@outpost/tls'
 
 export interface Stek {
-  /** 16-byte key name, carried in tickets to find the key. */
-  readonly id: Buffer
+  /** 32-bit key name, carried in tickets to find the key. */
+  readonly id: number
   /** 32-byte key material. */
   readonly key: Buffer
   readonly createdAt: number
@@ -26,17 +32,18 @@ export interface MemoryStekOptions {
  * ```ts
  * const steks = new MemoryStekProvider({ rotateMs: 3_600_000, keepMs: 64_800_000 })
  * const { id, key } = steks.current()
- * steks.find(id) // the same key while it is kept
+ * steks.lookup(id) // the same key while it is kept
  * steks.close()  // zeroises every key
  * ```
  */
-export class MemoryStekProvider {
+export class MemoryStekProvider implements StekProvider {
   readonly rotateMs: number
   readonly keepMs: number
   readonly #now: () => number
   /** Newest first. */
   #keys: Stek[] = []
   #closed = false
+  #nextId = randomBytes(4).readUInt32BE(0)
 
   constructor(options: MemoryStekOptions = {}) {
     this.rotateMs = options.rotateMs ?? 3_600_000
@@ -53,10 +60,10 @@ export class MemoryStekProvider {
     return k
   }
 
-  /** The key named `id` if it is still kept (for decrypting a ticket). */
-  find(id: Uint8Array): Stek | undefined {
+  /** The key named `id` if it is still kept (for opening a ticket). */
+  lookup(id: number): Uint8Array | undefined {
     this.#tick()
-    return this.#keys.find((k) => k.id.equals(id))
+    return this.#keys.find((k) => k.id === id)?.key
   }
 
   /** Every kept key, newest first. */
@@ -78,7 +85,8 @@ export class MemoryStekProvider {
     const newest = this.#keys[0]
     if (newest === undefined || now - newest.createdAt >= this.rotateMs) {
       // Catch up on missed rotations with one fresh key: intermediate keys would never be used.
-      this.#keys.unshift({ id: randomBytes(16), key: randomBytes(32), createdAt: now })
+      this.#keys.unshift({ id: this.#nextId, key: randomBytes(32), createdAt: now })
+      this.#nextId = (this.#nextId + 1) >>> 0
     }
     // A key retired as current at time t (when its successor was created) is kept until t + keepMs.
     const kept: Stek[] = []
@@ -94,5 +102,4 @@ export class MemoryStekProvider {
 
 function zero(k: Stek): void {
   k.key.fill(0)
-  k.id.fill(0)
 }
