@@ -6,6 +6,7 @@ import { tlsDemoCommand } from '@outpost/tls/cli'
 import { screenCommand, listsCommand } from '@outpost/screening/cli'
 import { edgeCommand } from '@outpost/edge/cli'
 import { keylessCommand } from '@outpost/keyless/cli'
+import { custodyCommand } from '@outpost/custody/cli'
 import { controlCommand, ctlCommand } from '@outpost/control/cli'
 import { upCommand } from './up.ts'
 
@@ -27,5 +28,6 @@ Services run in the safe region (keyserver, control) or at the edge (edge).
     listsCommand,
     auditCommand,
     keylessCommand,
+    custodyCommand,
   ],
 }
