@@ -24,6 +24,9 @@ function executor(q: (text: string, values: Param[]) => Promise<pg.QueryResult>)
 
 export function openPostgres(url: string): SqlDriver {
   const pool = new pg.Pool({ connectionString: url, max: 4 })
+  // An idle client dropped by the server (restart, failover) must not crash
+  // the process; the pool replaces it on the next query.
+  pool.on('error', () => undefined)
   const queue = new Queue()
   return {
     dialect: 'postgres',
