@@ -5,6 +5,7 @@
  * beside the repository).
  */
 import { existsSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { loadLists, ScreeningIndex } from '@outpost/screening'
 import { syntheticCustomers } from './synthetic.ts'
@@ -47,6 +48,7 @@ console.log(
 )
 
 t0 = performance.now()
+const cpu0 = process.cpuUsage()
 let matches = 0
 let reviews = 0
 for (const q of customers) {
@@ -56,6 +58,12 @@ for (const q of customers) {
   }
 }
 const fullS = (performance.now() - t0) / 1000
+const cpuS = process.cpuUsage(cpu0).user / 1e6
 console.log(
-  `re-screen ${customers.length} customers: ${fullS.toFixed(1)} s (${(customers.length / fullS).toFixed(0)}/s); ${matches} match and ${reviews} review hits`,
+  `re-screen ${customers.length} customers: ${fullS.toFixed(1)} s wall, ${cpuS.toFixed(1)} s CPU (${(customers.length / cpuS).toFixed(0)} queries per CPU-second); ${matches} match and ${reviews} review hits`,
+)
+console.log(
+  `load average at the end: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} on ${cpus().length} cores`,
 )

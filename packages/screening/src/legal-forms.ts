@@ -70,6 +70,9 @@ export class LegalForms {
   /** Single-deletion variants of legal-form words (5+ letters) → the word, for typos. */
   readonly #deletions = new Map<string, string>()
   readonly #words = new Set<string>()
+  /** First words of every phrase, so most positions are rejected at once. */
+  readonly #firstWords = new Set<string>()
+  readonly #corrections = new Map<string, string>()
   readonly #maxLen: number
 
   constructor(types: readonly RawType[]) {
@@ -92,6 +95,7 @@ export class LegalForms {
     this.#maxLen = maxLen
     for (const phrase of this.#phrases.keys()) {
       const ws = phrase.split(' ')
+      this.#firstWords.add(ws[0] ?? '')
       if (ws.length < 2) continue
       for (const w of ws) {
         this.#words.add(w)
@@ -105,6 +109,15 @@ export class LegalForms {
   /** A token one edit away from a legal-form word ("COMANY", "STiCK") reads as that word. */
   #correct(word: string): string {
     if (word.length < 4 || this.#words.has(word)) return word
+    const hit = this.#corrections.get(word)
+    if (hit !== undefined) return hit
+    const c = this.#computeCorrection(word)
+    if (this.#corrections.size >= 100_000) this.#corrections.clear()
+    this.#corrections.set(word, c)
+    return c
+  }
+
+  #computeCorrection(word: string): string {
     const direct = this.#deletions.get(word)
     if (direct !== undefined) return direct
     for (let i = 0; i < word.length; i++) {
@@ -134,6 +147,12 @@ export class LegalForms {
     const corrected = texts.map((w) => this.#correct(w))
     let i = 0
     outer: while (i < tokens.length) {
+      if (!this.#firstWords.has(texts[i] ?? '') && !this.#firstWords.has(corrected[i] ?? '')) {
+        const t = tokens[i]
+        if (t) rest.push(t)
+        i++
+        continue
+      }
       for (let len = Math.min(this.#maxLen, tokens.length - i); len >= 1; len--) {
         // Multi-word forms tolerate one typo per word; single words must be exact.
         const phrase = (len === 1 ? texts : corrected).slice(i, i + len).join(' ')

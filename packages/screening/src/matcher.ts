@@ -78,6 +78,19 @@ interface IndexedName {
   readonly prepared: PreparedName
 }
 
+interface Scratch {
+  readonly best: Float64Array
+  readonly bestLw: Float64Array
+  readonly bestStamp: Uint32Array
+  readonly qAcc: Float64Array
+  readonly lAcc: Float64Array
+  readonly accStamp: Uint32Array
+  /** Monotonic stamp source: a slot is valid only when its stamp is current. */
+  clock: number
+  /** The stamp of the query in progress. */
+  query: number
+}
+
 class SubIndex {
   readonly names: IndexedName[] = []
   readonly vocab = new Map<string, number>()
@@ -89,6 +102,26 @@ class SubIndex {
   vocabWeight: Float64Array = new Float64Array(0)
   /** Per listed name: total token weight, and the share a query must explain. */
   nameWeight: Float64Array = new Float64Array(0)
+
+  #scratch: Scratch | undefined
+
+  /** Per-query work arrays, allocated once (screening is single-threaded per index). */
+  scratch(): Scratch {
+    const n = this.names.length
+    if (this.#scratch?.best.length !== n) {
+      this.#scratch = {
+        best: new Float64Array(n),
+        bestLw: new Float64Array(n),
+        bestStamp: new Uint32Array(n),
+        qAcc: new Float64Array(n),
+        lAcc: new Float64Array(n),
+        accStamp: new Uint32Array(n),
+        clock: 1,
+        query: 1,
+      }
+    }
+    return this.#scratch
+  }
 
   df = (key: string): number => {
     const v = this.vocab.get(key)
@@ -313,33 +346,53 @@ export class ScreeningIndex {
     const qCountry = query.country !== undefined ? countryCode(query.country) : undefined
     // 1. Candidate generation: per listed name, the weighted best similarity of
     // each query token (query side) and of the listed token it hit (listed side).
-    const qAcc = new Map<number, number>()
-    const lAcc = new Map<number, number>()
+    const scratch = sub.scratch()
+    scratch.query = ++scratch.clock
+    const touched: number[] = []
     let qTotal = 0
     q.tokens.forEach((t, i) => {
       const w = q.weights[i] ?? 1
       qTotal += q.patronymic[i] === true ? w * cfg.patronymicFactor : w
       if (t.text.length < 2) return
-      const best = new Map<number, { sim: number; lw: number }>()
+      const tokStamp = ++scratch.clock
+      const hits: number[] = []
       for (const k of t.keys) {
         for (const { vocab, sim } of sub.similar(k, cfg.tokenMinSimilarity)) {
           const lw = sub.vocabWeight[vocab] ?? 1
-          for (const n of sub.postings[vocab] ?? []) {
-            const cur = best.get(n)
-            if (!cur || cur.sim < sim) best.set(n, { sim, lw })
+          const postings = sub.postings[vocab]
+          if (!postings) continue
+          for (const n of postings) {
+            if (scratch.bestStamp[n] !== tokStamp) {
+              scratch.bestStamp[n] = tokStamp
+              scratch.best[n] = sim
+              scratch.bestLw[n] = lw
+              hits.push(n)
+            } else if ((scratch.best[n] ?? 0) < sim) {
+              scratch.best[n] = sim
+              scratch.bestLw[n] = lw
+            }
           }
         }
       }
-      for (const [n, { sim, lw }] of best) {
-        qAcc.set(n, (qAcc.get(n) ?? 0) + w * sim)
-        lAcc.set(n, (lAcc.get(n) ?? 0) + lw * sim)
+      for (const n of hits) {
+        if (scratch.accStamp[n] !== scratch.query) {
+          scratch.accStamp[n] = scratch.query
+          scratch.qAcc[n] = 0
+          scratch.lAcc[n] = 0
+          touched.push(n)
+        }
+        const sim = scratch.best[n] ?? 0
+        scratch.qAcc[n] = (scratch.qAcc[n] ?? 0) + w * sim
+        scratch.lAcc[n] = (scratch.lAcc[n] ?? 0) + (scratch.bestLw[n] ?? 1) * sim
       }
     })
-    // Optimistic estimate of the final name score; prune what cannot reach review.
+    // Optimistic estimate of the final name score (the arithmetic mean bounds
+    // the harmonic one from above); prune what cannot reach review.
     const a = cfg.queryCoverageWeight
     const estimates: [number, number][] = []
-    for (const [n, qm] of qAcc) {
-      const lm = lAcc.get(n) ?? 0
+    for (const n of touched) {
+      const qm = scratch.qAcc[n] ?? 0
+      const lm = scratch.lAcc[n] ?? 0
       const lTotal = Math.max(lm, sub.nameWeight[n] ?? lm)
       const lRest = (lTotal - lm) * (isPerson ? cfg.unmatchedPersonTokenFactor : 1)
       const est = a * Math.min(1, qm / qTotal) + (1 - a) * (lm / (lm + lRest || 1))

@@ -83,6 +83,17 @@ const arabicRe = /[\u0600-\u06ff\u0750-\u077f]/
  * ```
  */
 export function slavicKey(token: string): string {
+  const hit = keyCache.get(token)
+  if (hit !== undefined) return hit
+  const key = computeSlavicKey(token)
+  if (keyCache.size >= 200_000) keyCache.clear()
+  keyCache.set(token, key)
+  return key
+}
+
+const keyCache = new Map<string, string>()
+
+function computeSlavicKey(token: string): string {
   if (!/^[a-z0-9]+$/.test(token)) return token
   let s = token
   s = s.replace(/ff$/, 'v')
@@ -117,8 +128,19 @@ function uniq(xs: readonly string[]): string[] {
   return [...new Set(xs)]
 }
 
-/** Folds one token of any script into a NameToken. */
+const tokenCache = new Map<string, NameToken>()
+
+/** Folds one token of any script into a NameToken (memoised: names repeat their words). */
 export function foldToken(raw: string): NameToken {
+  const hit = tokenCache.get(raw)
+  if (hit !== undefined) return hit
+  const t = computeFoldToken(raw)
+  if (tokenCache.size >= 200_000) tokenCache.clear()
+  tokenCache.set(raw, t)
+  return t
+}
+
+function computeFoldToken(raw: string): NameToken {
   if (cyrillicRe.test(raw)) {
     // Scientific writes х as x; for keys, read it as kh like every other standard.
     const forms = uniq(
