@@ -1,42 +1,60 @@
 /**
- * Runs the key server in its own worker thread for the benchmark, so that it
- * has one core (one event loop) to itself and the load generator runs beside
- * it. Reports its event-loop utilisation and its thread's CPU time on request.
+ * Runs the key server in its own process for the benchmark (started with
+ * child_process.fork), so that its CPU time can be measured whole: event loop,
+ * libuv threadpool (audit writes), GC helper threads. Reports CPU time and
+ * event-loop utilisation between 'mark' and 'measure'.
  */
-import { parentPort, workerData } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
 import pino from 'pino'
 import { startKeyServer, type KeyServerConfigInput } from '@outpost/keyserver'
 
-const { config, share, keys } = workerData as {
+interface Setup {
+  kind: 'setup'
   config: KeyServerConfigInput
   share: string
   keys: Uint8Array[]
 }
-const server = await startKeyServer(config, {
+
+const send = (m: unknown): void => {
+  process.send?.(m)
+}
+
+const setup = await new Promise<Setup>((resolve) => {
+  process.once('message', (m: Setup) => {
+    resolve(m)
+  })
+})
+const server = await startKeyServer(setup.config, {
   logger: pino({ level: 'silent' }),
   handleSighup: false,
   warn: () => undefined,
   env: {},
 })
-server.unseal(share)
-for (const k of keys) server.importKey(k)
+server.unseal(setup.share)
+for (const k of setup.keys) {
+  server.importKey(k)
+  k.fill(0)
+}
 let elu = performance.eventLoopUtilization()
-let cpu = process.threadCpuUsage()
-parentPort?.on('message', (m: string) => {
+let cpu = process.cpuUsage()
+let threadCpu = process.threadCpuUsage()
+process.on('message', (m: string) => {
   if (m === 'mark') {
     elu = performance.eventLoopUtilization()
-    cpu = process.threadCpuUsage()
-    parentPort?.postMessage({ kind: 'marked' })
+    cpu = process.cpuUsage()
+    threadCpu = process.threadCpuUsage()
+    send({ kind: 'marked' })
   } else if (m === 'measure') {
-    const u = performance.eventLoopUtilization(elu)
-    parentPort?.postMessage({
+    send({
       kind: 'measured',
-      elu: u.utilization,
-      cpu: process.threadCpuUsage(cpu),
+      elu: performance.eventLoopUtilization(elu).utilization,
+      cpu: process.cpuUsage(cpu),
+      threadCpu: process.threadCpuUsage(threadCpu),
     })
   } else if (m === 'close') {
-    void server.close().then(() => parentPort?.close())
+    void server.close().then(() => {
+      process.disconnect()
+    })
   }
 })
-parentPort?.postMessage({ kind: 'ready', port: server.address.port })
+send({ kind: 'ready', port: server.address.port })
