@@ -237,3 +237,24 @@ test('proxy: HTTP/2 visitors (h2 prior knowledge over the plaintext duplex)', as
     await origin.close()
   }
 })
+
+test('close(): in-flight requests finish, idle keep-alive connections are closed at once', async () => {
+  const origin = await startOrigin((_req, res) => {
+    setTimeout(() => res.end('finished'), 300)
+  })
+  const f = await startTestEdge(origin.url)
+  try {
+    await f.get('/warm') // leaves an idle keep-alive connection
+    const inflight = f.get('/slow')
+    while (origin.seen.length < 2) await new Promise((r) => setTimeout(r, 5))
+    const t0 = Date.now()
+    await f.edge.close()
+    const r = await inflight
+    assert.equal(r.status, 200)
+    assert.equal(r.text, 'finished')
+    assert.ok(Date.now() - t0 < 2000, `close took ${Date.now() - t0} ms`)
+  } finally {
+    await f.close()
+    await origin.close()
+  }
+})

@@ -39,7 +39,16 @@ export class EdgeServer {
   constructor(options: EdgeServerOptions) {
     this.#o = options
     const keepAlive = options.keepAliveMs ?? 5000
-    this.http1 = http.createServer({ keepAliveTimeout: keepAlive, requestTimeout: 60_000 })
+    this.http1 = http.createServer({
+      keepAliveTimeout: keepAlive,
+      requestTimeout: 60_000,
+      headersTimeout: 20_000,
+    })
+    // node:http starts tracking connections (what closeIdleConnections() and the
+    // headersTimeout/requestTimeout checks against slow clients rely on) when the
+    // server emits 'listening'. This server never listens itself: connections are
+    // handed to it, so it is told once here.
+    this.http1.emit('listening')
     this.http1.on('request', (req, res) => {
       const info = this.#conn1.get(req.socket) ?? unknownConn
       void options.handler.handle(req, res, info)
