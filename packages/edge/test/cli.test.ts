@@ -120,7 +120,11 @@ test('outpost edge run: serves, reloads on SIGHUP, stops on SIGTERM', async () =
     await waitFor(/edge: reloaded/)
     assert.equal(await get(), 'B')
     child.kill('SIGTERM')
-    const [code] = (await new Promise((r) => child.once('exit', (...args) => r(args)))) as [number]
+    const code = await new Promise<number | null>((r) => {
+      child.once('exit', (c) => {
+        r(c)
+      })
+    })
     assert.equal(code, 0, err)
   } finally {
     child.kill('SIGKILL')
