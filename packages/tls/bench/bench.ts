@@ -174,27 +174,55 @@ async function fullHandshakes(t: Target, n: number): Promise<{ perSec: number; w
   return { perSec: r.perSec, what: 'Node client' }
 }
 
+/**
+ * CPU seconds (user + system) the process has used, from /proc/<pid>/stat (fields 14 and
+ * 15, in clock ticks of 1/100 s on Linux). Unlike a rate, CPU per operation hardly changes
+ * when other work shares the machine, so it is the robust figure on a busy box.
+ */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // fields[0] is field 3 (state): utime is field 14 -> index 11, stime 15 -> index 12.
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Pushes a "server CPU per operation" row (lower is better) from per-side samples in ms. */
+function cpuRow(metric: string, cpu: Record<Side, number[]>, note: string): void {
+  rows.push({
+    metric,
+    unit: 'ms CPU/op',
+    ours: cpu.ours.length > 0 ? median(cpu.ours) : undefined,
+    native: cpu.native.length > 0 ? median(cpu.native) : undefined,
+    lowerIsBetter: true,
+    target: '≥ 1.0x',
+    note,
+  })
+}
+
 async function handshakePhase(cert: CertSet, metric: string, oursExtra: ServerOpts): Promise<void> {
   const per: Record<Side, number[]> = { ours: [], native: [] }
+  const cpu: Record<Side, number[]> = { ours: [], native: [] }
   const what: Record<Side, string> = { ours: '', native: '' }
-  const sides: Side[] = oursRuns ? ['ours', 'native'] : ['native']
-  // Each side's server runs for all its repetitions; the sides alternate per repetition.
-  for (let rep = 0; rep < sizes.handshakeReps; rep++) {
-    for (const side of rep % 2 === 0 ? sides : [...sides].reverse()) {
-      await withServer(
-        side,
-        cert,
-        { connectionClose: true, ...(side === 'ours' ? oursExtra : {}) },
-        async (t) => {
-          await fullHandshakes(t, sizes.warmup)
-          const r = await fullHandshakes(t, sizes.handshakeRequests)
-          per[side].push(r.perSec)
-          what[side] = r.what
-          log(`  ${metric} ${side} rep ${rep + 1}: ${r.perSec.toFixed(0)}/s (${r.what})`)
-        },
-      )
-    }
-  }
+  await alternate(async (side, rep) => {
+    await withServer(
+      side,
+      cert,
+      { connectionClose: true, ...(side === 'ours' ? oursExtra : {}) },
+      async (t, s) => {
+        await fullHandshakes(t, sizes.warmup)
+        const c0 = cpuSeconds(s.pid)
+        const r = await fullHandshakes(t, sizes.handshakeRequests)
+        const ms = ((cpuSeconds(s.pid) - c0) * 1000) / sizes.handshakeRequests
+        per[side].push(r.perSec)
+        cpu[side].push(ms)
+        what[side] = r.what
+        log(
+          `  ${metric} ${side} rep ${rep + 1}: ${r.perSec.toFixed(0)}/s, ` +
+            `${ms.toFixed(3)} ms server CPU each (${r.what})`,
+        )
+      },
+    )
+  })
   rows.push({
     metric,
     unit: 'handshakes/s',
@@ -203,6 +231,11 @@ async function handshakePhase(cert: CertSet, metric: string, oursExtra: ServerOp
     target: '≥ 1.0x',
     note: `${h2loadBin !== undefined ? `h2load -n ${sizes.handshakeRequests} -c 30 -m 1` : 'Node client'}, median of ${sizes.handshakeReps}; ${what.ours || what.native}`,
   })
+  cpuRow(
+    `${metric}: server CPU per handshake`,
+    cpu,
+    'user+sys of the server process / handshakes (/proc/<pid>/stat)',
+  )
 }
 
 /**
@@ -222,15 +255,18 @@ async function alternate(
 
 async function resumedPhase(cert: CertSet): Promise<void> {
   const per: Record<Side, number[]> = { ours: [], native: [] }
+  const cpu: Record<Side, number[]> = { ours: [], native: [] }
   const share: Record<Side, number[]> = { ours: [], native: [] }
   await alternate(async (side, rep) => {
-    await withServer(side, cert, { connectionClose: true }, async (t) => {
+    await withServer(side, cert, { connectionClose: true }, async (t, s) => {
       await connectionRate(t, { ms: 500, concurrency: 4, resume: true })
+      const c0 = cpuSeconds(s.pid)
       const r = await connectionRate(t, {
         ms: sizes.resumeMs,
         concurrency: sizes.nodeClientConcurrency,
         resume: true,
       })
+      if (r.completed > 0) cpu[side].push(((cpuSeconds(s.pid) - c0) * 1000) / r.completed)
       const rate = r.completed > 0 ? r.resumed / r.completed : 0
       per[side].push(r.resumed / r.seconds)
       share[side].push(rate)
@@ -252,6 +288,11 @@ async function resumedPhase(cert: CertSet): Promise<void> {
       `Node client, ${sizes.nodeClientConcurrency} loops, ${sizes.resumeMs / 1000} s, median of ${sizes.handshakeReps}; ` +
       `lowest resumed share ours ${pct(share.ours)} / native ${pct(share.native)}`,
   })
+  cpuRow(
+    'resumed handshakes: server CPU per connection',
+    cpu,
+    'user+sys of the server process / connections (handshake + GET + close)',
+  )
 }
 
 // ----------------------------------------------------------------- 4. bulk
@@ -259,6 +300,7 @@ async function resumedPhase(cert: CertSet): Promise<void> {
 async function bulkPhase(cert: CertSet): Promise<void> {
   const bytes = sizes.bulkMiB * 1048576
   const per: Record<Side, number[]> = { ours: [], native: [] }
+  const cpu: Record<Side, number[]> = { ours: [], native: [] }
   const withOurs = oursRuns && oursHas('echo-port')
   if (!withOurs) notes.push('bulk: tls-demo has no echo server; ours not measured.')
   await alternate(
@@ -266,7 +308,9 @@ async function bulkPhase(cert: CertSet): Promise<void> {
       await withServer(side, cert, { echo: true }, async (_, s) => {
         const t = { host: '127.0.0.1', port: await tlsDemoEchoPort(s) }
         await bulkEcho(t, 4 * 1048576)
+        const c0 = cpuSeconds(s.pid)
         const r = await bulkEcho(t, bytes)
+        cpu[side].push(((cpuSeconds(s.pid) - c0) * 1000) / sizes.bulkMiB)
         per[side].push(r.mibPerSec)
         log(
           `  bulk ${side} rep ${rep + 1}: ${r.mibPerSec.toFixed(1)} MiB/s (${sizes.bulkMiB} MiB in ${r.seconds.toFixed(2)} s)`,
@@ -283,6 +327,11 @@ async function bulkPhase(cert: CertSet): Promise<void> {
     target: '≥ 0.9x',
     note: `client writes 64 KiB chunks, server echoes; payload MiB/s one way; median of ${sizes.handshakeReps}`,
   })
+  cpuRow(
+    'bulk echo: server CPU per MiB (decrypt + encrypt)',
+    cpu,
+    'user+sys of the server process / MiB echoed',
+  )
 }
 
 // ----------------------------------------------------------------- 5. idle
