@@ -137,7 +137,7 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
     `curl --cacert ${ca} https://localhost:${front.address.port}/`,
     '',
     'Sign a test message through the key server over mTLS, then verify it with openssl:',
-    `npx outpost keyserver keys test-sign --server ${ks} --ca ${ca} --cert ${rel(nodeCert)} --key ${rel(join(dir, 'pki', 'nodes', 'edge-local-key.pem'))} --ski ${ski} --message hello --out ${sig}`,
+    `npx outpost keyserver keys test-sign --server ${ks} --ca ${ca} --cert ${rel(nodeCert)} --key ${rel(join(dir, 'pki', 'nodes', 'edge-local-key.pem'))} --ski ${ski} --sni localhost --message hello --out ${sig}`,
     `printf hello | openssl dgst -sha256 -verify ${pub} -signature ${sig}`,
     '',
     'Try next:',
@@ -145,7 +145,7 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
     `  npx outpost audit verify ${rel(join(dir, 'keyserver', 'audit.jsonl'))}          # every signature is in the hash-chained log`,
     `  npx outpost keyserver seal --socket ${rel(keyServer.adminSocket)}              # wipe keys from memory: new handshakes fail, curl above fails`,
     `  npx outpost pki issue-node --dir ${rel(join(dir, 'pki'))} --node-id edge-ru --region ru-west --country RU`,
-    '                                                # then test-sign with that cert: refused by the key policy (policy_denied)',
+    '                                                # then test-sign with that cert: refused by the key policy (PolicyDenied)',
     'Ctrl-C stops everything.',
   ]
   return {

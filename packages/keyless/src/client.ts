@@ -29,6 +29,7 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import tls from 'node:tls'
+import { isIP } from 'node:net'
 import { equalBytes } from '@outpost/wire'
 import { ClientConnection } from './client-connection.ts'
 import { ErrorCode, Op, nameOfOp } from './codec/constants.ts'
@@ -334,7 +335,16 @@ export class KeylessClient {
       const socket = tls.connect({
         host,
         port,
-        ...(servername !== undefined ? { servername } : {}),
+        // RFC 6066 §3: SNI carries host names only. For an IP address, send no SNI
+        // and verify the certificate's IP subjectAltName instead.
+        ...(servername === undefined
+          ? {}
+          : isIP(servername) === 0
+            ? { servername }
+            : {
+                checkServerIdentity: (_h: string, cert: tls.PeerCertificate) =>
+                  tls.checkServerIdentity(servername, cert),
+              }),
         secureContext: this.#context,
         minVersion: this.#minVersion,
         maxVersion: this.#maxVersion,

@@ -119,6 +119,41 @@ test('KeylessClient verifies the server certificate against servername', async (
   }
 })
 
+test('KeylessClient verifies an IP servername against the IP SAN and sends no SNI', async () => {
+  const s = await startServer(pki)
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => {
+    warnings.push(w.message)
+  }
+  process.on('warning', onWarning)
+  const byIp = new KeylessClient({
+    servers: [{ host: '127.0.0.1', port: s.port, servername: '127.0.0.1' }],
+    ...clientCredentials(pki),
+  })
+  const wrongIp = new KeylessClient({
+    servers: [{ host: '127.0.0.1', port: s.port, servername: '127.0.0.2' }],
+    ...clientCredentials(pki),
+  })
+  try {
+    assert.equal(typeof (await byIp.ping()), 'number')
+    await assert.rejects(wrongIp.ping(), (e: Error) => {
+      assert.ok(e instanceof KeylessConnectionError)
+      assert.match(e.message, /127\.0\.0\.2/)
+      return true
+    })
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(
+      warnings.filter((w) => w.includes('RFC 6066')),
+      [],
+    )
+  } finally {
+    process.off('warning', onWarning)
+    await byIp.close()
+    await wrongIp.close()
+    await s.close()
+  }
+})
+
 test('KeylessClient opens more connections per server under load when asked to', async () => {
   const s = await startServer(pki)
   const c = client([s.port], { connectionsPerServer: 3 })
