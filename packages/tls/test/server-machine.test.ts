@@ -92,6 +92,18 @@ describe('ServerConnection handshake', () => {
     assert.deepEqual(new Uint8Array(client.appData.at(-1)!), new Uint8Array([8]))
   })
 
+  test('pads protected records to the configured block size', async () => {
+    const pair = await toServerFinished({}, { ...config, recordPadding: { blockBytes: 256 } })
+    pair.conn.receive(pair.client.finished())
+    pair.client.receive(pair.conn.takeOutput())
+    pair.conn.write(new Uint8Array([1, 2, 3]))
+    const [rec] = pair.conn.takeOutput()
+    // 5-byte header, 256 bytes of inner plaintext (3 + type + 252 zeros), 16-byte tag.
+    assert.equal(rec?.length, 5 + 256 + 16)
+    pair.client.receive([rec])
+    assert.deepEqual(new Uint8Array(pair.client.appData.at(-1)!), new Uint8Array([1, 2, 3]))
+  })
+
   test('limits floods of KeyUpdate and empty records with unexpected_message', async () => {
     const { conn, client } = await established()
     for (let i = 0; i < 100 && conn.error === undefined; i++) {

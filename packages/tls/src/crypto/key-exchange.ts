@@ -9,6 +9,7 @@ import {
   createPublicKey,
   diffieHellman,
   encapsulate,
+  generateKeyPair,
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto'
@@ -29,38 +30,60 @@ export const SUPPORTED_GROUPS: readonly NamedGroup[] = [
   NamedGroup.secp384r1,
 ]
 
-// DER SubjectPublicKeyInfo prefixes for raw public keys (RFC 8410 §4, FIPS 203 via
-// draft-ietf-lamps-kyber-certificates): prefix ‖ raw key is a valid SPKI.
-const X25519_SPKI_PREFIX = new Uint8Array([
-  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
-])
-const MLKEM768_SPKI_PREFIX = new Uint8Array([
-  0x30, 0x82, 0x04, 0xb2, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x04,
-  0x02, 0x03, 0x82, 0x04, 0xa1, 0x00,
-])
 const X25519_LEN = 32
 const MLKEM768_EK_LEN = 1184
 const MLKEM768_CT_LEN = 1088
 
-function spki(prefix: Uint8Array, raw: Uint8Array): KeyObject {
-  const der = new Uint8Array(prefix.length + raw.length)
-  der.set(prefix)
-  der.set(raw, prefix.length)
+/** A raw public key as a KeyObject (Node 24 `raw-public`; cheaper than wrapping it in SPKI DER). */
+function rawPublicKey(type: 'x25519' | 'ml-kem-768', raw: Uint8Array): KeyObject {
   return createPublicKey({
-    key: der as NodeJS.ArrayBufferView as never,
-    format: 'der',
-    type: 'spki',
-  })
+    key: raw as never,
+    format: 'raw-public',
+    asymmetricKeyType: type,
+  } as never)
 }
+
+/**
+ * Fresh X25519 key pairs, generated ahead on libuv's thread pool so the event
+ * loop does not pay for key generation during a handshake. Each pair is used
+ * exactly once (popped); when the pool is empty we generate synchronously.
+ */
+class X25519Pool {
+  readonly #pairs: { publicKey: KeyObject; privateKey: KeyObject }[] = []
+  #pending = 0
+  readonly #target: number
+
+  constructor(target: number) {
+    this.#target = target
+  }
+
+  take(): { publicKey: KeyObject; privateKey: KeyObject } {
+    const pair = this.#pairs.pop() ?? generateKeyPairSync('x25519')
+    this.#refill()
+    return pair
+  }
+
+  #refill(): void {
+    while (this.#pairs.length + this.#pending < this.#target) {
+      this.#pending++
+      generateKeyPair('x25519', undefined, (err, publicKey, privateKey) => {
+        this.#pending--
+        if (!err) this.#pairs.push({ publicKey, privateKey })
+      })
+    }
+  }
+}
+
+const x25519Pool = new X25519Pool(32)
 
 function x25519(clientShare: Uint8Array): KeyExchangeResult {
   if (clientShare.length !== X25519_LEN) {
     throw illegalParameter(`Cannot use x25519 key share: length is ${clientShare.length}, not 32`)
   }
-  const { publicKey, privateKey } = generateKeyPairSync('x25519')
+  const { publicKey, privateKey } = x25519Pool.take()
   let sharedSecret: Uint8Array
   try {
-    sharedSecret = diffieHellman({ privateKey, publicKey: spki(X25519_SPKI_PREFIX, clientShare) })
+    sharedSecret = diffieHellman({ privateKey, publicKey: rawPublicKey('x25519', clientShare) })
   } catch (cause) {
     throw illegalParameter('Cannot use x25519 key share: key agreement failed', { cause })
   }
@@ -68,8 +91,10 @@ function x25519(clientShare: Uint8Array): KeyExchangeResult {
   let acc = 0
   for (const b of sharedSecret) acc |= b
   if (acc === 0) throw illegalParameter('Cannot use x25519 key share: shared secret is zero')
-  const der = publicKey.export({ format: 'der', type: 'spki' })
-  return { serverShare: new Uint8Array(der.subarray(X25519_SPKI_PREFIX.length)), sharedSecret }
+  const serverShare = new Uint8Array(
+    publicKey.export({ format: 'raw-public' } as never) as Uint8Array,
+  )
+  return { serverShare, sharedSecret }
 }
 
 function ecdhe(
@@ -108,7 +133,7 @@ function x25519mlkem768(clientShare: Uint8Array): KeyExchangeResult {
   let ek: KeyObject
   try {
     // createPublicKey runs FIPS 203's encapsulation key check (coefficients < q).
-    ek = spki(MLKEM768_SPKI_PREFIX, clientShare.subarray(0, MLKEM768_EK_LEN))
+    ek = rawPublicKey('ml-kem-768', clientShare.subarray(0, MLKEM768_EK_LEN))
   } catch (cause) {
     throw illegalParameter('Cannot use X25519MLKEM768 key share: invalid ML-KEM key', { cause })
   }
