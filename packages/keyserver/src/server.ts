@@ -262,6 +262,15 @@ export async function startKeyServer(
           { node: id.nodeId, remote: peer.remoteAddress },
           'connection from a revoked node refused',
         )
+        audit.append({
+          node: id.nodeId,
+          ski: null,
+          op: '(connect)',
+          sni: null,
+          clientIp: null,
+          result: 'Revoked',
+          latencyUs: 0,
+        })
         socket.destroy()
         return
       }

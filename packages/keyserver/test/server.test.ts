@@ -220,6 +220,16 @@ test('key server: a revoked node is refused within 1 s and its connections are c
   await assert.rejects(fresh.execute(signTls13(key.ski, cvContent()), { timeoutMs: 1000 }))
   assert.ok(performance.now() - t1 < 1000)
   assert.equal(f.server.status().revoked, 2)
+  // The refused connection attempts are audited too.
+  await f.server.close()
+  const { readFileSync } = await import('node:fs')
+  const records = readFileSync(f.config.audit!.file!, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { op: string; result: string; node: string | null })
+  assert.ok(
+    records.some((r) => r.op === '(connect)' && r.result === 'Revoked' && r.node === 'edge-7'),
+  )
 })
 
 test('key server: TLS 1.2 only with the two keyless suites; client certificate required', async (t) => {
