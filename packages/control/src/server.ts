@@ -74,6 +74,8 @@ export interface StartControlOptions {
   /** Extra authentication (dashboard session cookie), tried before the bearer token. */
   readonly authenticate?: (app: App, c: Ctx) => Promise<Principal | undefined>
   readonly now?: () => Date
+  /** Create an admin token when the database has none, returned as `adminToken` (default true). */
+  readonly bootstrapToken?: boolean
 }
 
 function split(hp: string): { host: string; port: number } {
@@ -194,7 +196,7 @@ export async function startControlPlane(
 
     // First start: an admin token, returned once.
     let adminToken: Buffer | undefined
-    if ((await store.listTokens()).length === 0) {
+    if (options.bootstrapToken !== false && (await store.listTokens()).length === 0) {
       adminToken = (await createToken(app, 'bootstrap', 'bootstrap admin', ['admin'])).token
     }
 
