@@ -209,13 +209,16 @@ export function bestPairsScore(q: PreparedName, l: PreparedName, cfg: ScoringCon
   }
   let qNum = 0
   let qDen = 0
-  qt.forEach((_, i) => {
-    const w = q.weights[i] ?? 1
+  // An unmatched query token is evidence against however common it is, so it
+  // counts at least at half its plain length weight ("Patricia Khan" is not "PATRICIA").
+  qt.forEach((t, i) => {
     const s = qUsed[i] ?? -1
     if (s >= 0) {
+      const w = q.weights[i] ?? 1
       qNum += w * s
       qDen += w
     } else {
+      const w = Math.max(q.weights[i] ?? 1, lengthWeight(t) * cfg.unmatchedQueryFloor)
       // A patronymic (or country word) the list does not carry says little either way.
       qDen += q.patronymic[i] === true || q.optional[i] === true ? w * cfg.patronymicFactor : w
     }

@@ -18,6 +18,8 @@ export interface ScoringConfig {
   readonly coverageMean: 'arithmetic' | 'harmonic'
   /** Weight factor for an unmatched listed token of a person (middle names). */
   readonly unmatchedPersonTokenFactor: number
+  /** An unmatched query token weighs at least this share of its plain length weight. */
+  readonly unmatchedQueryFloor: number
   /** Weight factor for an unmatched listed patronymic (-ovich, -ovna...). */
   readonly patronymicFactor: number
   /** Similarity given to an initial ("v") against a token it starts ("vladimir"). */
@@ -55,6 +57,7 @@ export const defaultScoringConfig: ScoringConfig = {
   queryCoverageWeight: 0.5,
   coverageMean: 'harmonic',
   unmatchedPersonTokenFactor: 0.5,
+  unmatchedQueryFloor: 0.5,
   patronymicFactor: 0.1,
   initialSimilarity: 0.9,
   matchThreshold: 0.9,
