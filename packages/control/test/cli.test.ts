@@ -34,7 +34,9 @@ async function run(
 
 test('outpost control init prints one admin token once; outpost ctl drives the API with it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'control-cli-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
   const cfg = join(dir, 'control.yaml')
   writeFileSync(cfg, `database:\n  path: ${join(dir, 'control.db')}\n`)
 
