@@ -35,6 +35,7 @@ export class TlsConnection extends Duplex {
   #secureEmitted = false
   #endPushed = false
   #failed = false
+  #corked = false
 
   constructor(socket: Socket, config: TlsServerConfig | ResolvedConfig) {
     super({ allowHalfOpen: true })
@@ -216,15 +217,25 @@ export class TlsConnection extends Duplex {
 
   // --- driving the machine -------------------------------------------------------
 
-  /** Writes queued ciphertext; false if the socket asked us to wait. */
+  /**
+   * Writes queued ciphertext; false if the socket asked us to wait. The socket
+   * stays corked until the end of the tick, so the records produced while
+   * handling one read (or several writes) leave in one writev.
+   */
   #flush(): boolean {
     const out = this.#conn.takeOutput()
-    if (out.length === 0 || this.#socket.destroyed) return !this.#socket.writableNeedDrain
-    if (out.length === 1) return this.#socket.write(out[0] as Uint8Array)
-    this.#socket.cork()
+    const s = this.#socket
+    if (out.length === 0 || s.destroyed) return !s.writableNeedDrain
+    if (!this.#corked) {
+      this.#corked = true
+      s.cork()
+      process.nextTick(() => {
+        this.#corked = false
+        s.uncork()
+      })
+    }
     let ok = true
-    for (const o of out) ok = this.#socket.write(o)
-    this.#socket.uncork()
+    for (const o of out) ok = s.write(o)
     return ok
   }
 

@@ -126,6 +126,28 @@ export class RecordEncrypter extends HalfConn {
    * One TLSCiphertext record carrying `content` (at most 2^14 bytes) of `type`,
    * with `padBytes` zeros of padding (RFC 8446 §5.4).
    */
+  /**
+   * Like `encrypt`, but appends the record to `out` as pieces (header,
+   * ciphertext, tag) without copying the ciphertext into one buffer: the bulk
+   * write path hands the pieces to the socket as they are.
+   */
+  encryptParts(type: ContentType, content: Uint8Array, padBytes: number, out: Uint8Array[]): void {
+    const len = content.length + 1 + padBytes + TAG_BYTES
+    const header = new Uint8Array([ContentType.ApplicationData, 3, 3, len >>> 8, len & 0xff])
+    const c = createCipheriv(this.suite.aead as 'aes-128-gcm', this.key, this.nextNonce(), {
+      authTagLength: TAG_BYTES,
+    })
+    c.setAAD(header)
+    out.push(header)
+    if (content.length > 0) out.push(c.update(content))
+    const tail = new Uint8Array(1 + padBytes)
+    tail[0] = type
+    out.push(c.update(tail))
+    const f = c.final()
+    if (f.length > 0) out.push(f)
+    out.push(c.getAuthTag())
+  }
+
   encrypt(type: ContentType, content: Uint8Array, padBytes = 0): Uint8Array {
     const innerLen = content.length + 1 + padBytes
     const len = innerLen + TAG_BYTES

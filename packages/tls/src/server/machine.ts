@@ -188,8 +188,11 @@ export class ServerConnection {
     }
     for (let at = 0; at < data.length; at += MAX_PLAINTEXT_BYTES) {
       const chunk = data.subarray(at, Math.min(data.length, at + MAX_PLAINTEXT_BYTES))
-      this.#out.push(
-        this.#writer.encrypt(ContentType.ApplicationData, chunk, this.#padFor(chunk.length)),
+      this.#writer.encryptParts(
+        ContentType.ApplicationData,
+        chunk,
+        this.#padFor(chunk.length),
+        this.#out,
       )
       if (this.#writer.seq >= AUTO_KEY_UPDATE_RECORDS)
         this.#sendKeyUpdate(KeyUpdateRequest.update_not_requested)
