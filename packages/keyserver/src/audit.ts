@@ -5,8 +5,8 @@
  * (A chain cannot show that lines were cut from the end; ship the log, or its
  * last hash, off the machine for that.)
  *
- * Records are chained synchronously in the order operations finish, and written
- * in batches on the next turn of the event loop, so auditing never waits on
+ * Records are queued in the order operations finish, then chained and written
+ * in one batch on the next turn of the event loop, so auditing never waits on
  * the disk per operation.
  */
 import { hash } from 'node:crypto'
@@ -84,7 +84,7 @@ export class AuditLog {
   readonly #file: FileHandle
   #prev: string
   #seq: number
-  #pending: string[] = []
+  #pending: { time: string; entry: AuditEntry }[] = []
   #writing: Promise<void> = Promise.resolve()
   #scheduled = false
   #closed = false
@@ -135,9 +135,7 @@ export class AuditLog {
       this.#timeMs = now
       this.#timeIso = new Date(now).toISOString()
     }
-    const line = recordLine(this.#seq++, this.#prev, this.#timeIso, entry)
-    this.#prev = sha256Hex(line)
-    this.#pending.push(line + '\n')
+    this.#pending.push({ time: this.#timeIso, entry })
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => {
@@ -147,10 +145,17 @@ export class AuditLog {
     }
   }
 
-  /** Writes every queued record. */
+  /** Chains and writes every queued record. */
   flush(): Promise<void> {
     if (this.#pending.length > 0) {
-      const data = this.#pending.join('')
+      // Chaining here, in one tight loop per batch, rather than per operation,
+      // keeps the hashing out of the signing path's caches.
+      let data = ''
+      for (const { time, entry } of this.#pending) {
+        const line = recordLine(this.#seq++, this.#prev, time, entry)
+        this.#prev = sha256Hex(line)
+        data += line + '\n'
+      }
       this.#pending = []
       this.#writing = this.#writing.then(async () => {
         await this.#file.write(data)

@@ -44,26 +44,51 @@ export class KeyServerMetrics {
   })
   readonly #opChildren = new Map<string, { inc: () => void }>()
   readonly #latChildren = new Map<string, { observe: (v: number) => void }>()
+  // Samples recorded since the last scrape, replayed into prom-client at
+  // scrape time (or when many pile up): an array push per request instead
+  // of a labelled counter and histogram update.
+  #pendingKeys: string[] = []
+  #pendingSeconds: number[] = []
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'outpost_keyserver_' })
   }
 
-  /** Counts one finished operation (children cached: this runs per request). */
+  /** Counts one finished operation. */
   record(opcode: string, result: string, seconds: number): void {
-    const key = `${opcode}\0${result}`
-    let c = this.#opChildren.get(key)
-    if (c === undefined) {
-      c = this.operations.labels(opcode, result)
-      this.#opChildren.set(key, c)
+    this.#pendingKeys.push(`${opcode}\0${result}`)
+    this.#pendingSeconds.push(seconds)
+    if (this.#pendingKeys.length >= 65_536) this.flush()
+  }
+
+  /** Moves recorded samples into the prom-client metrics. */
+  flush(): void {
+    const keys = this.#pendingKeys
+    const secs = this.#pendingSeconds
+    this.#pendingKeys = []
+    this.#pendingSeconds = []
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string
+      let c = this.#opChildren.get(key)
+      const opcode = key.slice(0, key.indexOf('\0'))
+      if (c === undefined) {
+        c = this.operations.labels(opcode, key.slice(opcode.length + 1))
+        this.#opChildren.set(key, c)
+      }
+      c.inc()
+      let h = this.#latChildren.get(opcode)
+      if (h === undefined) {
+        h = this.latency.labels(opcode)
+        this.#latChildren.set(opcode, h)
+      }
+      h.observe(secs[i] as number)
     }
-    c.inc()
-    let h = this.#latChildren.get(opcode)
-    if (h === undefined) {
-      h = this.latency.labels(opcode)
-      this.#latChildren.set(opcode, h)
-    }
-    h.observe(seconds)
+  }
+
+  /** The exposition text (flushes first). */
+  metrics(): Promise<string> {
+    this.flush()
+    return this.registry.metrics()
   }
 }
 
@@ -78,7 +103,7 @@ export async function serveMetrics(
       res.writeHead(404).end()
       return
     }
-    metrics.registry.metrics().then(
+    metrics.metrics().then(
       (text) => {
         res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text)
       },
