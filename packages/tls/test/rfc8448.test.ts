@@ -5,7 +5,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { concat, toHex } from '@outpost/wire'
-import { KeyScheduleEarly, finishedVerifyData, trafficKeys } from '../src/crypto/key-schedule.ts'
+import {
+  KeyScheduleEarly,
+  finishedVerifyData,
+  resumptionPsk,
+  trafficKeys,
+} from '../src/crypto/key-schedule.ts'
 import { suiteById } from '../src/crypto/suites.ts'
 import { hashOf } from '../src/crypto/transcript.ts'
 import {
@@ -154,4 +159,34 @@ test('ServerConnection answers the RFC 8448 §3 ClientHello like the trace (exce
   assert.equal(toHex(sh.subarray(84)), toHex(SH.subarray(84)))
   assert.notEqual(toHex(sh.subarray(52, 84)), toHex(SH.subarray(52, 84)))
   assert.ok(conn.signRequest, 'the handshake waits for a signature')
+})
+
+const resumed = loadTrace('resumed-0rtt.txt')
+const r = (heading: string, label: string): Uint8Array => parseVector(resumed, heading, label)
+
+test('RFC 8448 §4: the ticket PSK follows from the §3 resumption master secret', () => {
+  // §3's NewSessionTicket carries ticket_nonce 00 00.
+  const psk = resumptionPsk(suite, v('generate resumption secret', 'PRK'), new Uint8Array([0, 0]))
+  assert.equal(toHex(psk), toHex(r('extract secret "early"', 'IKM')))
+})
+
+test('RFC 8448 §4: the ClientHello binder verifies over the truncated ClientHello', () => {
+  const chMsg = r('send handshake record', 'payload')
+  const ch = decodeClientHello(chMsg.subarray(4))
+  const exts = parseClientHelloExtensions(ch)
+  const offered = exts.preSharedKey!
+  assert.equal(offered.identities.length, 1)
+  assert.equal(exts.earlyData, true)
+  const psk = r('extract secret "early"', 'IKM')
+  const early = new KeyScheduleEarly(suite, psk)
+  const truncated = chMsg.subarray(0, chMsg.length - offered.bindersBytes)
+  const binder = finishedVerifyData(suite, early.resumptionBinderKey(), hashOf('sha256', truncated))
+  assert.equal(toHex(binder), toHex(offered.binders[0]!))
+  // And the early traffic secret over the whole ClientHello.
+  const h = hashOf('sha256', chMsg)
+  assert.equal(toHex(h), toHex(r('"tls13 c e traffic"', 'hash')))
+  assert.equal(
+    toHex(early.clientEarlyTrafficSecret(h)),
+    toHex(r('"tls13 c e traffic"', 'expanded')),
+  )
 })
