@@ -61,8 +61,12 @@ export interface ControlPlane {
   readonly routes: readonly Route[]
   /** Adds a revocation sink (e.g. an in-process key server). */
   addRevocationSink(sink: RevocationSink): void
-  /** Reloads sanctions lists and re-screens every organisation when a list version changed. */
+  /** Reloads sanctions lists from `screening.listsDir` (see setScreeningIndex). */
   reloadScreening(): Promise<{ changed: boolean; reviewsOpened: number }>
+  /** Installs a screening index; when a list version changed, re-screens every organisation. */
+  setScreeningIndex(
+    index: ScreeningIndex | undefined,
+  ): Promise<{ changed: boolean; reviewsOpened: number }>
   close(): Promise<void>
 }
 
@@ -275,6 +279,14 @@ export async function startControlPlane(
 
     const versionsOf = (i: ScreeningIndex | undefined): string =>
       JSON.stringify(i?.versions.map((v) => v.sha256) ?? [])
+    const setScreeningIndex = async (
+      next: ScreeningIndex | undefined,
+    ): Promise<{ changed: boolean; reviewsOpened: number }> => {
+      const changed = versionsOf(next) !== versionsOf(app.screening)
+      app.screening = next
+      if (!changed || next === undefined) return { changed, reviewsOpened: 0 }
+      return { changed, reviewsOpened: (await rescreenAll(app, 'screening:list-update')).length }
+    }
     const host = (a: AddressInfo): string => (a.family === 'IPv6' ? `[${a.address}]` : a.address)
     log({
       level: 'info',
@@ -294,13 +306,9 @@ export async function startControlPlane(
       addRevocationSink: (s) => {
         revocations.add(s)
       },
-      async reloadScreening() {
-        const next = await loadScreening(config.screening.listsDir)
-        const changed = versionsOf(next) !== versionsOf(app.screening)
-        app.screening = next
-        if (!changed) return { changed, reviewsOpened: 0 }
-        return { changed, reviewsOpened: (await rescreenAll(app, 'screening:list-update')).length }
-      },
+      reloadScreening: async () =>
+        setScreeningIndex(await loadScreening(config.screening.listsDir)),
+      setScreeningIndex,
       close,
     }
   } catch (e) {
