@@ -2,13 +2,7 @@
  * The edge's errors: one class, a stable `code` that narrows in a `switch`
  * (panva/jose style), messages in denoland/std style ("Cannot X: why").
  */
-export type EdgeErrorCode =
-  | 'ERR_EDGE_CONFIG'
-  | 'ERR_EDGE_CACHE_WIPED'
-  | 'ERR_EDGE_CACHE_ENTRY'
-  | 'ERR_EDGE_ADMIN'
-  | 'ERR_EDGE_TLS_UNAVAILABLE'
-  | 'ERR_EDGE_CLOSED'
+export type EdgeErrorCode = 'ERR_EDGE_CONFIG' | 'ERR_EDGE_CACHE_WIPED' | 'ERR_EDGE_CACHE_ENTRY'
 
 export class EdgeError extends Error {
   readonly code: EdgeErrorCode

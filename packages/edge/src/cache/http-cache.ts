@@ -147,7 +147,18 @@ function decode(key: string, info: EntryInfo, plain: Buffer): CachedEntry | unde
   } catch {
     return undefined
   }
-  if (meta.v !== 1) return undefined
+  // Defensive: the envelope authenticates what we wrote, but never trust a shape.
+  if (
+    typeof meta !== 'object' ||
+    (meta as Meta | null) === null ||
+    meta.v !== 1 ||
+    typeof meta.status !== 'number' ||
+    typeof meta.headers !== 'object' ||
+    (meta.headers as HeaderMap | null) === null ||
+    typeof meta.requestTime !== 'number' ||
+    typeof meta.responseTime !== 'number'
+  )
+    return undefined
   return {
     key,
     info,
