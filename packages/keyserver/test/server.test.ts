@@ -276,4 +276,32 @@ test('key server: TLS 1.2 only with the two keyless suites; client certificate r
   assert.match(await attempt({ ...withCert }), /^TLSv1.3/)
   assert.match(await attempt({}), /error|closed/)
   assert.match(await attempt({ maxVersion: 'TLSv1.2' }), /^error/)
+
+  // A frame whose header parses but whose body does not: answered with Format, audited.
+  const answer = await new Promise<Buffer>((resolve, reject) => {
+    const s = connect({
+      host: '127.0.0.1',
+      port: f.server.address.port,
+      servername: 'localhost',
+      ca: f.ca.certPem,
+      ...withCert,
+    })
+    s.once('secureConnect', () => {
+      // ID 9; one item (tag 0x11) claiming 5 bytes where 1 follows.
+      s.write(Buffer.from('0100000400000009110005f1', 'hex'))
+    })
+    s.once('data', (d: Buffer) => {
+      s.destroy()
+      resolve(d)
+    })
+    s.once('error', reject)
+  })
+  assert.equal(answer.readUInt32BE(4), 9)
+  assert.equal(answer.subarray(8, 16).toString('hex'), '110001ff12000107')
+  await f.server.close()
+  const { readFileSync } = await import('node:fs')
+  assert.match(
+    readFileSync(f.config.audit!.file!, 'utf8'),
+    /"op":"\(unparsed\)".*"result":"Format"/,
+  )
 })
