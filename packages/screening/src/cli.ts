@@ -47,6 +47,11 @@ A line that is not a valid query yields {"error": {"code": ..., "message": ...}}
       value: 'ID',
       description: 'Only these lists (repeatable)',
     },
+    cache: {
+      type: 'string',
+      value: 'DIR',
+      description: 'Cache parsed lists in DIR, keyed by their SHA-256 (faster start)',
+    },
   },
   run: async (args) => {
     const dir = str(args, 'lists', true)
@@ -57,7 +62,12 @@ A line that is not a valid query yields {"error": {"code": ..., "message": ...}}
       throw new UsageError('--limit must be a positive integer')
     }
     const only = list(args, 'list')
-    const lists = await loadLists(dir, only.length > 0 ? parseListIds(only) : undefined)
+    const cacheDir = str(args, 'cache')
+    const lists = await loadLists(
+      dir,
+      only.length > 0 ? parseListIds(only) : undefined,
+      cacheDir !== undefined ? { cacheDir } : {},
+    )
     if (lists.length === 0) throw new UsageError(`No list files found in '${dir}'`)
     const index = ScreeningIndex.fromLists(lists)
     await screenLines(index, process.stdin, args.out, {

@@ -14,7 +14,8 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { deserialize, serialize } from 'node:v8'
 import { join } from 'node:path'
 import { ScreeningError } from './errors.ts'
 import { parseEu } from './eu.ts'
@@ -127,7 +128,35 @@ function fileDate(path: string): string {
 }
 
 /** Parses one list and computes its version (date + SHA-256 of its files). */
-export async function loadList(spec: ListFiles): Promise<LoadedList> {
+export async function loadList(spec: ListFiles, options: LoadOptions = {}): Promise<LoadedList> {
+  if (options.cacheDir === undefined) return parseList(spec)
+  // The cache is keyed by the files' SHA-256 (and the parser version), so a new
+  // list file is never served from an old parse.
+  const sha = await sha256Of(spec.files.map((f) => f.path))
+  const file = join(options.cacheDir, `${spec.list}-${PARSER_VERSION}-${sha}.v8`)
+  try {
+    const cached = deserialize(await readFile(file)) as LoadedList
+    if (cached.version.sha256 === sha) return cached
+  } catch {
+    // absent or unreadable: parse below
+  }
+  const loaded = await parseList(spec)
+  await mkdir(options.cacheDir, { recursive: true })
+  const tmp = `${file}.${process.pid}.tmp`
+  await writeFile(tmp, serialize(loaded))
+  await rename(tmp, file)
+  return loaded
+}
+
+/** Bumped whenever a parser's output changes, to invalidate cached parses. */
+const PARSER_VERSION = 1
+
+export interface LoadOptions {
+  /** Keep parsed lists here (v8-serialised, keyed by content hash) to load faster next time. */
+  readonly cacheDir?: string
+}
+
+async function parseList(spec: ListFiles): Promise<LoadedList> {
   const primary = spec.files.find((f) => f.role === 'primary')
   if (!primary)
     throw new ScreeningError('ERR_SCREENING_LISTS', `Cannot load ${spec.list}: no primary file`)
@@ -183,7 +212,11 @@ export async function loadList(spec: ListFiles): Promise<LoadedList> {
  * for (const l of lists) console.log(l.version.list, l.version.date, l.version.entityCount)
  * ```
  */
-export async function loadLists(dir: string, only?: readonly ListId[]): Promise<LoadedList[]> {
+export async function loadLists(
+  dir: string,
+  only?: readonly ListId[],
+  options: LoadOptions = {},
+): Promise<LoadedList[]> {
   const specs = findLists(dir).filter((s) => only === undefined || only.includes(s.list))
-  return Promise.all(specs.map(loadList))
+  return Promise.all(specs.map((s) => loadList(s, options)))
 }
