@@ -218,8 +218,19 @@ test('keyless edge: HTTPS through our TLS server, signatures on two key servers,
     st.setEncoding('utf8')
     st.on('data', (d: string) => (h2body += d))
     await new Promise((r) => st.once('end', r))
-    h2.close()
     assert.equal(h2body, 'origin saw /two')
+
+    // Reload (certificates and key-server pools re-read) keeps the open h2 connection.
+    await w.edge.reload()
+    const st2 = h2.request({ ':path': '/after-reload', ':authority': 'site.test' })
+    let again = ''
+    st2.setEncoding('utf8')
+    st2.on('data', (d: string) => (again += d))
+    await new Promise((r) => st2.once('end', r))
+    assert.equal(again, 'origin saw /after-reload')
+    h2.close()
+    const fresh = await get(w)
+    assert.equal(fresh.ok, true, fresh.error)
 
     // Unknown SNI: refused on the ClientHello, no signature requested.
     const signsBefore = await signCount(w)
