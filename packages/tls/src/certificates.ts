@@ -12,9 +12,9 @@ import type { Signer } from './signer.ts'
 export interface CertificateQuery {
   /** server_name from the ClientHello (lower case, validated), if any. */
   readonly serverName?: string
-  /** The client's signature_algorithms. */
+  /** The client's signature_algorithms usable in TLS 1.3 CertificateVerify (no PKCS#1 v1.5, no SHA-1). */
   readonly signatureSchemes: readonly number[]
-  /** The client's signature_algorithms_cert, if sent (else signature_algorithms applies). */
+  /** Schemes the client accepts in certificates: signature_algorithms_cert, or the whole signature_algorithms. */
   readonly signatureSchemesCert?: readonly number[]
 }
 
@@ -41,6 +41,37 @@ interface Entry {
   readonly leaf: X509Certificate
   readonly chain: readonly Uint8Array[]
   readonly signer: Signer
+  /** The TLS scheme of each certificate's own signature (undefined: unknown, or any RSA-PSS). */
+  readonly chainSchemes: readonly (readonly number[])[]
+}
+
+/** X.509 signature algorithm OID → the TLS 1.3 SignatureScheme values that name it (RFC 8446 §4.2.3). */
+const SCHEMES_BY_OID = new Map<string, readonly number[]>([
+  ['1.2.840.10045.4.3.2', [SignatureScheme.ecdsa_secp256r1_sha256]],
+  ['1.2.840.10045.4.3.3', [SignatureScheme.ecdsa_secp384r1_sha384]],
+  ['1.2.840.10045.4.3.4', [SignatureScheme.ecdsa_secp521r1_sha512]],
+  ['1.2.840.113549.1.1.11', [SignatureScheme.rsa_pkcs1_sha256]],
+  ['1.2.840.113549.1.1.12', [SignatureScheme.rsa_pkcs1_sha384]],
+  ['1.2.840.113549.1.1.13', [SignatureScheme.rsa_pkcs1_sha512]],
+  [
+    '1.2.840.113549.1.1.10',
+    [
+      SignatureScheme.rsa_pss_rsae_sha256,
+      SignatureScheme.rsa_pss_rsae_sha384,
+      SignatureScheme.rsa_pss_rsae_sha512,
+      SignatureScheme.rsa_pss_pss_sha256,
+      SignatureScheme.rsa_pss_pss_sha384,
+      SignatureScheme.rsa_pss_pss_sha512,
+    ],
+  ],
+  ['1.3.101.112', [SignatureScheme.ed25519]],
+])
+
+/** True when every certificate of the chain is signed with a scheme the client accepts for certificates. */
+function chainAcceptable(e: Entry, accepted: readonly number[]): boolean {
+  return e.chainSchemes.every(
+    (names) => names.length === 0 || names.some((s) => accepted.includes(s)),
+  )
 }
 
 /** Splits PEM text (bytes) into DER certificates. Certificates are public, so text is fine here. */
@@ -73,7 +104,10 @@ export class StaticCertificateSource implements CertificateSource {
     this.#entries = entries.map((e) => {
       const first = e.chain[0]
       if (first === undefined) throw new TypeError('Cannot add certificate: chain is empty')
-      return { leaf: new X509Certificate(first), chain: e.chain, signer: e.signer }
+      const chainSchemes = e.chain.map((der) => {
+        return SCHEMES_BY_OID.get(new X509Certificate(der).signatureAlgorithmOid) ?? []
+      })
+      return { leaf: new X509Certificate(first), chain: e.chain, signer: e.signer, chainSchemes }
     })
   }
 
@@ -83,11 +117,13 @@ export class StaticCertificateSource implements CertificateSource {
         ? this.#entries
         : this.#entries.filter((e) => e.leaf.checkHost(q.serverName as string) !== undefined)
     if (named.length === 0) return undefined
-    for (const e of named) {
-      if (e.signer.schemes.some((s) => q.signatureSchemes.includes(s))) {
-        return { chain: e.chain, signer: e.signer }
-      }
-    }
+    const fits = named.filter((e) => e.signer.schemes.some((s) => q.signatureSchemes.includes(s)))
+    // RFC 8446 §4.2.3, §4.4.2.2: prefer a chain signed with schemes from
+    // signature_algorithms_cert (or signature_algorithms when absent); if none is,
+    // send one anyway and let the client decide.
+    const accepted = q.signatureSchemesCert ?? q.signatureSchemes
+    const best = fits.find((e) => chainAcceptable(e, accepted)) ?? fits[0]
+    if (best) return { chain: best.chain, signer: best.signer }
     throw new PeerIncompatibleError(
       AlertDescription.HandshakeFailure,
       'Cannot select certificate: no common signature scheme',

@@ -334,9 +334,7 @@ function pickCertificate(
   const sel = cfg.certificates.select({
     ...(exts.serverName !== undefined ? { serverName: exts.serverName } : {}),
     signatureSchemes: usable,
-    ...(exts.signatureAlgorithmsCert !== undefined
-      ? { signatureSchemesCert: exts.signatureAlgorithmsCert }
-      : {}),
+    signatureSchemesCert: exts.signatureAlgorithmsCert ?? sigalgs,
   })
   if (!sel) {
     // RFC 6066 §3: an unknown name may abort with unrecognized_name.
