@@ -163,6 +163,9 @@ export async function startKeyServer(
           `Cannot open PKCS#11 token: environment variable ${ks.pinEnv} is not set`,
         )
       }
+      // The worker gets the PIN as bytes; keep it out of the environment that
+      // child processes would inherit.
+      if (env === process.env) Reflect.deleteProperty(process.env, ks.pinEnv)
       const policies = new Map<string, KeyPolicy>(
         Object.entries(ks.policies).map(([k, v]) => [k, parseKeyPolicy(v)]),
       )

@@ -39,6 +39,7 @@ export interface FixtureOptions {
   readonly overrides?: Partial<KeyServerConfigInput>
   readonly devAutoUnseal?: boolean
   readonly handleSighup?: boolean
+  readonly env?: NodeJS.ProcessEnv
 }
 
 export async function startFixture(o: FixtureOptions = {}): Promise<Fixture> {
@@ -79,7 +80,7 @@ export async function startFixture(o: FixtureOptions = {}): Promise<Fixture> {
     logger: pino({ level: process.env['KEYSERVER_TEST_LOG'] ?? 'silent' }),
     handleSighup: o.handleSighup ?? false,
     warn: () => undefined,
-    env: {},
+    env: o.env ?? {},
   })
   const clients: KeylessClient[] = []
   return {

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { constants, createHash, randomBytes, verify } from 'node:crypto'
 import { SignatureScheme } from '@outpost/tls'
-import { ErrorCode, Op, skiOf } from '@outpost/keyless'
+import { ErrorCode, KeylessRemoteError, Op, skiOf } from '@outpost/keyless'
 import { toHex } from '@outpost/wire'
 import {
   OperationError,
@@ -10,6 +10,7 @@ import {
   SERVER_CERTIFICATE_VERIFY_PREFIX,
   performOperation,
 } from '@outpost/keyserver'
+import { startFixture } from './fixture.ts'
 import { SOFTHSM_MODULE, createTestToken } from './softhsm.ts'
 
 const msg = new TextEncoder().encode('signed in the HSM')
@@ -149,4 +150,49 @@ test('Pkcs11Keystore.open() names a wrong PIN and a missing token', async (t) =>
     }),
     /no token labelled "nope"/,
   )
+})
+
+test('startKeyServer() serves keys from a PKCS#11 token over mTLS, with per-SKI policy', async (t) => {
+  const token = createTestToken('outpost-srv')
+  t.after(() => {
+    token.cleanup()
+  })
+  const pub = token.importKey('ec-p256', '0a')
+  const ski = skiOf(pub)
+  const f = await startFixture({
+    overrides: {
+      keystore: {
+        type: 'pkcs11',
+        module: SOFTHSM_MODULE,
+        tokenLabel: token.label,
+        pinEnv: 'TEST_TOKEN_PIN',
+        policies: { [toHex(ski)]: { denyCountries: ['RU'] } },
+      },
+    },
+    env: { TEST_TOKEN_PIN: token.pin },
+  })
+  t.after(() => f.cleanup())
+  assert.deepEqual(
+    f.server.listKeys().map((k) => [k.ski, k.type]),
+    [[toHex(ski), 'ecdsa-p256']],
+  )
+  assert.equal(f.server.status().sealed, false)
+  const de = f.client(await f.node('edge-hsm', 'eu-central', 'DE'))
+  const content = new Uint8Array([...SERVER_CERTIFICATE_VERIFY_PREFIX, ...randomBytes(32)])
+  const op = {
+    opcode: Op.SignTls13,
+    ski,
+    payload: content,
+    signatureScheme: SignatureScheme.ecdsa_secp256r1_sha256,
+  }
+  const answer = await de.execute(op)
+  assert.ok(verify('sha256', content, { key: pub, dsaEncoding: 'der' }, answer.payload!))
+  const ru = f.client(await f.node('edge-hsm-ru', 'eu-central', 'RU'))
+  await assert.rejects(
+    ru.execute(op),
+    (e: unknown) => e instanceof KeylessRemoteError && e.remoteCode === ErrorCode.PolicyDenied,
+  )
+  assert.throws(() => {
+    f.server.seal()
+  }, /does not support it/)
 })
