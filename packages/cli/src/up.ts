@@ -15,8 +15,7 @@
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs'
 import { join, resolve, relative } from 'node:path'
 import { X509Certificate } from 'node:crypto'
-import { once } from 'node:events'
-import { str, UsageError, type Command, type RunArgs } from '@outpost/command'
+import { str, untilSignal, UsageError, type Command, type RunArgs } from '@outpost/command'
 import { issueServerCert, writeDevPki, writeNodeCert, writeServerCert } from '@outpost/pki'
 import { initKeystore, startKeyServer, type KeyServer } from '@outpost/keyserver'
 import { skiOf } from '@outpost/keyless'
@@ -216,14 +215,8 @@ to try next. Everything binds 127.0.0.1. State lives in --dir and is reused on r
       originPort: port(a, 'origin-port', 8080),
     })
     a.out.write(d.lines.join('\n') + '\n')
-    const ac = new AbortController()
-    const stop = (): void => {
-      ac.abort()
-    }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
     try {
-      await once(ac.signal, 'abort')
+      await untilSignal()
     } finally {
       a.out.write('Stopping...\n')
       await d.close()

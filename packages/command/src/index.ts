@@ -10,3 +10,4 @@
  */
 export { runCommand, helpText, UsageError, str, flag, list } from './command.ts'
 export type { Command, OptionSpec, RunArgs } from './command.ts'
+export { untilSignal } from './signals.ts'
