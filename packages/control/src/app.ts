@@ -32,7 +32,7 @@ import type { NodeCa } from './node-ca.ts'
 import { signBundle, type BundlePayload, type SignedBundle } from './bundle.ts'
 import type { StekSchedule } from './stek.ts'
 import { secretJson, secretSlot } from './secret-json.ts'
-import type { RevocationPusher } from './revocation.ts'
+import type { PushResult, RevocationPusher } from './revocation.ts'
 import { lastLease, recordLease, type Store } from './store/store.ts'
 import { hexBuffer } from './stek.ts'
 
@@ -267,6 +267,59 @@ export async function rescreenAll(app: App, who: string): Promise<Review[]> {
   return out
 }
 
+// ---- operations shared by the API and the dashboard ----
+
+export async function createOrg(
+  app: App,
+  who: string,
+  b: z.infer<typeof OrgCreate>,
+): Promise<{ org: Org; review?: Review }> {
+  await mustGet<Region>(app, 'region', b.region, 'region')
+  await assertPlanAllowed(app, b.region, b.plan)
+  const org: Org = { ...b, status: 'active', statusReasons: [], createdAt: app.now().toISOString() }
+  await app.store.mutate<Org>({
+    actor: who,
+    action: 'org.create',
+    kind: 'org',
+    id: b.id,
+    apply: (before) => {
+      if (before !== undefined) {
+        throw new ControlError(
+          'ERR_CONTROL_CONFLICT',
+          `Cannot create organisation "${b.id}": it exists`,
+        )
+      }
+      return org
+    },
+  })
+  const review = await screenOrg(app, who, org)
+  const fresh = await mustGet<Org>(app, 'org', b.id, 'organisation')
+  return review ? { org: fresh, review } : { org: fresh }
+}
+
+/** Revokes or kills a node and pushes the revocation list to every key server. */
+export async function setNodeDead(
+  app: App,
+  who: string,
+  id: string,
+  op: 'revoke' | 'kill',
+): Promise<{ node: Omit<Node, 'enrolTokenHash'>; pushed: PushResult[] }> {
+  await mustGet<Node>(app, 'node', id, 'node')
+  const after = await app.store.mutate<Node>({
+    actor: who,
+    action: `node.${op}`,
+    kind: 'node',
+    id,
+    apply: (n) =>
+      n === undefined
+        ? undefined
+        : { ...n, state: op === 'kill' || n.state === 'bricked' ? 'bricked' : 'revoked' },
+  })
+  const pushed = await app.revocations.push(await revokedIds(app))
+  const { enrolTokenHash: _t, ...view } = after as Node
+  return { node: view, pushed }
+}
+
 // ---- routes ----
 
 const Ok = z.object({ ok: z.literal(true) })
@@ -445,29 +498,7 @@ export function operatorRoutes(app: App): Route[] {
       status: 201,
       body: OrgCreate,
       response: z.object({ org: Org, review: Review.optional() }),
-      handler: async (c) => {
-        const b = body(c, OrgCreate)
-        await mustGet<Region>(app, 'region', b.region, 'region')
-        await assertPlanAllowed(app, b.region, b.plan)
-        const org: Org = { ...b, status: 'active', statusReasons: [], createdAt: now() }
-        await s.mutate<Org>({
-          actor: actor(c),
-          action: 'org.create',
-          kind: 'org',
-          id: b.id,
-          apply: (before) => {
-            if (before !== undefined)
-              throw new ControlError(
-                'ERR_CONTROL_CONFLICT',
-                `Cannot create organisation "${b.id}": it exists`,
-              )
-            return org
-          },
-        })
-        const review = await screenOrg(app, actor(c), org)
-        const fresh = await mustGet<Org>(app, 'org', b.id, 'organisation')
-        return review ? { org: fresh, review } : { org: fresh }
-      },
+      handler: (c) => createOrg(app, actor(c), body(c, OrgCreate)),
     },
     {
       method: 'PATCH',
@@ -764,26 +795,7 @@ export function operatorRoutes(app: App): Route[] {
           z.object({ sink: z.string(), ok: z.boolean(), error: z.string().optional() }),
         ),
       }),
-      handler: async (c) => {
-        const id = param(c, 'id')
-        await mustGet<Node>(app, 'node', id, 'node')
-        const after = await s.mutate<Node>({
-          actor: actor(c),
-          action: `node.${op}`,
-          kind: 'node',
-          id,
-          apply: (n) =>
-            n === undefined
-              ? undefined
-              : {
-                  ...n,
-                  state: op === 'kill' ? 'bricked' : n.state === 'bricked' ? 'bricked' : 'revoked',
-                },
-        })
-        const pushed = await app.revocations.push(await revokedIds(app))
-        const { enrolTokenHash: _t, ...view } = after as Node
-        return { node: view, pushed }
-      },
+      handler: (c) => setNodeDead(app, actor(c), param(c, 'id'), op),
     })),
 
     // audit

@@ -39,6 +39,7 @@ import {
   validate,
 } from './http/middleware.ts'
 import { loadNodeCa } from './node-ca.ts'
+import { Dashboard } from './dashboard/dashboard.ts'
 import { openApiDocument } from './openapi.ts'
 import { adminSocketSink, RevocationPusher, type RevocationSink } from './revocation.ts'
 import { StekSchedule } from './stek.ts'
@@ -227,7 +228,12 @@ export async function startControlPlane(
     ]
 
     const nodeRouter = new Router().add(...nodeRoutes(app))
-    const router = new Router().add(...operatorRoutes(app), ...(options.routes?.(app) ?? []))
+    const dashboard = new Dashboard(app)
+    const router = new Router().add(
+      ...operatorRoutes(app),
+      ...dashboard.routes(),
+      ...(options.routes?.(app) ?? []),
+    )
     router.add({
       method: 'GET',
       path: '/openapi.json',
@@ -237,7 +243,9 @@ export async function startControlPlane(
       handler: () => openApiDocument([...router.routes, ...nodeRouter.routes]),
     })
     const authenticate = async (c: Ctx): Promise<Principal | undefined> =>
-      (await options.authenticate?.(app, c)) ?? authenticateBearer(app, c)
+      (await options.authenticate?.(app, c)) ??
+      (await dashboard.authenticate(c)) ??
+      authenticateBearer(app, c)
 
     const http = createServer(serve({ router, middleware: chain(router, authenticate) }))
     const addr = await listen(http, config.listen)
