@@ -96,7 +96,8 @@ export class LegalForms {
     for (const phrase of this.#phrases.keys()) {
       const ws = phrase.split(' ')
       this.#firstWords.add(ws[0] ?? '')
-      if (ws.length < 2) continue
+      // Single-word forms join the typo table only when long ("limited", "gesellschaft").
+      if (ws.length < 2 && phrase.length < 6) continue
       for (const w of ws) {
         this.#words.add(w)
         if (w.length < 5) continue
@@ -154,8 +155,14 @@ export class LegalForms {
         continue
       }
       for (let len = Math.min(this.#maxLen, tokens.length - i); len >= 1; len--) {
-        // Multi-word forms tolerate one typo per word; single words must be exact.
-        const phrase = (len === 1 ? texts : corrected).slice(i, i + len).join(' ')
+        // Forms tolerate one typo per word of 5+ letters (single words: 6+); short ones must be exact.
+        const single = corrected[i] ?? ''
+        const phrase =
+          len === 1
+            ? single.length >= 6
+              ? single
+              : (texts[i] ?? '')
+            : corrected.slice(i, i + len).join(' ')
         const form = this.#phrases.get(phrase)
         // Never strip the whole name away: "AO" alone stays a name.
         if (form && !(i === 0 && len === tokens.length)) {

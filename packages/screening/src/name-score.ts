@@ -63,7 +63,7 @@ function countryKey(t: NameToken): NameToken {
   }
   return t
 }
-const patronymicRe = /(ovich|evich|ovych|evych|yevich|ovna|evna|ivna|ichna|ogly|kyzy|uly|qizi)$/
+const patronymicRe = /(vich|vych|vitch|vith|vch|ovna|evna|ivna|ichna|ogly|kyzy|uly|qizi)$/
 
 /**
  * Normalises a name for scoring: tokens, legal forms stripped (organisations)

@@ -73,8 +73,8 @@ test('parseQuery() rejects unknown fields and bad types', () => {
   })
 })
 
-test('outpost screen reads stdin and writes JSON lines (the real binary)', async () => {
-  const main = fileURLToPath(new URL('../../cli/src/main.ts', import.meta.url))
+test('outpost screen reads stdin and writes JSON lines (as its own process)', async () => {
+  const main = fileURLToPath(new URL('../test/run-cli.ts', import.meta.url))
   const stdout = await new Promise<string>((resolve, reject) => {
     const child = execFile(
       process.execPath,
