@@ -25,3 +25,23 @@ export { verifyAdvert, exchangeKeys, type AdvertJws, type VerifiedAdvert } from 
 export { thumbprint, type EcJwk } from './tang/jose.ts'
 export { TangServer, type TangServerOptions } from './tang/server.ts'
 export { TangKeyStore, TangKeyKind, type TangKey } from './tang/key-store.ts'
+export {
+  CustodyMachine,
+  CustodyState,
+  BrickReason,
+  TRANSITIONS,
+  canApply,
+  type CustodyStatus,
+  type CustodyOperation,
+} from './state.ts'
+export { SecretRegistry, type CloseHook } from './secrets.ts'
+export { LeaseClient, DEFAULT_GRACE_MS, type LeaseAnswer, type LeaseOptions } from './lease.ts'
+export { CustodyAgent, IDENTITY_SECRET, type CustodyAgentOptions } from './agent.ts'
+export {
+  readStateFile,
+  writeStateFile,
+  DEFAULT_STATE_FILE,
+  type StateDocument,
+} from './state-file.ts'
+export { realTimers, type Timers } from './timers.ts'
+export { STATUS_EXIT } from './cli.ts'
