@@ -157,6 +157,7 @@ export class SqliteScreeningStore implements ScreeningStore {
   readonly #resolveReview: StatementSync
   readonly #putVerdict: StatementSync
   readonly #getVerdict: StatementSync
+  readonly #logDecision: StatementSync
 
   constructor(location: string) {
     this.#db = new DatabaseSync(location)
@@ -238,8 +239,6 @@ export class SqliteScreeningStore implements ScreeningStore {
        VALUES (?, ?, ?, ?, ?, ?)`,
     )
   }
-
-  readonly #logDecision: StatementSync
 
   putOrganisation(o: Organisation): void {
     this.#putOrg.run(
