@@ -94,6 +94,35 @@ const cleanups: (() => Promise<void> | void)[] = [
 ]
 
 try {
+  // ── 0. the envelope alone: seal/open of one 16 KiB entry (CPU only, no I/O) ──
+  {
+    const body = Buffer.alloc(16 * 1024, 'c')
+    const key = 'https://bench.test/cached/0'
+    for (const env of [new NullEnvelope(), new AesGcmEnvelope()]) {
+      const sealed = env.seal(key, body)
+      const n = 20_000
+      let t = performance.now()
+      for (let i = 0; i < n; i++) env.seal(key, body)
+      const sealUs = ((performance.now() - t) * 1000) / n
+      t = performance.now()
+      for (let i = 0; i < n; i++) env.open(key, sealed)
+      const openUs = ((performance.now() - t) * 1000) / n
+      process.stdout.write(
+        `envelope ${env.name}: seal ${sealUs.toFixed(1)} µs, open ${openUs.toFixed(1)} µs per 16 KiB entry\n`,
+      )
+      rows.push([
+        'envelope only, 16 KiB',
+        env.name,
+        `seal ${sealUs.toFixed(1)} µs`,
+        `open ${openUs.toFixed(1)} µs`,
+        '',
+        '0',
+        '—',
+      ])
+      env.wipe()
+    }
+  }
+
   // ── 1. cache hits: encrypted vs null envelope ─────────────────────────────
   const paths = Array.from({ length: 64 }, (_, i) => `/cached/${i}`)
   // Both edges stay up; runs alternate (null, AES, null, AES, ...) and the best

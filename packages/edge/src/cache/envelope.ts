@@ -6,14 +6,17 @@
  *  - the name key: HKDF(master, salt = "", info = "outpost/cache/v1/name"),
  *    which names each entry's file HMAC-SHA256(name key, cache key) in hex, so
  *    the directory listing reveals no URL;
- *  - one key per entry: HKDF(master, salt = 16 random bytes stored in the
- *    entry, info = "outpost/cache/v1/entry").
+ *  - generation keys: HKDF(master, salt = u32 generation, info =
+ *    "outpost/cache/v1/entry"). A generation seals at most 2^24 entries, then
+ *    the next one starts, so random 96-bit nonces stay far inside AES-GCM's
+ *    bounds (collision odds per key ≈ 2^48 / 2^97). Generation keys are
+ *    Buffers, cached in memory and zeroised with the master key.
  *
- * Entry file: "OPC1" ‖ salt(16) ‖ nonce(12) ‖ AES-256-GCM ciphertext ‖ tag(16).
+ * Entry file: "OPC1" ‖ generation (u32) ‖ nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16).
  * AAD = "OPC1" ‖ cache key (UTF-8), so an entry moved to another name (another
- * URL) fails to open. Each entry key encrypts exactly one message, so the
- * nonce could be fixed; it is random anyway, which costs nothing and keeps the
- * construction safe if a salt ever repeats.
+ * URL) fails to open. A first version derived one key per entry from a random
+ * salt; on OpenSSL 3 every node:crypto call pays a context set-up, and that
+ * extra HKDF per hit cost about as much as the AES-GCM itself (ADR 0006).
  *
  * Without the master key (a restart, or {@link AesGcmEnvelope.wipe}) nothing
  * on disk can be opened or even attributed to a URL.
@@ -41,10 +44,12 @@ export interface Envelope {
 }
 
 const MAGIC = Buffer.from('OPC1')
-const SALT = 16
+const GEN = 4
 const NONCE = 12
 const TAG = 16
-const HEAD = MAGIC.length + SALT + NONCE
+const HEAD = MAGIC.length + GEN + NONCE
+/** Entries sealed under one generation key before the next generation starts. */
+const PER_GENERATION = 2 ** 24
 const INFO_NAME = Buffer.from('outpost/cache/v1/name')
 const INFO_ENTRY = Buffer.from('outpost/cache/v1/entry')
 
@@ -53,7 +58,7 @@ function hkdf(ikm: Buffer, salt: Uint8Array, info: Buffer): Buffer {
 }
 
 /**
- * AES-256-GCM entries under per-entry HKDF keys.
+ * AES-256-GCM entries under generation keys derived from an in-memory master key.
  *
  * @example
  * ```ts
@@ -67,6 +72,9 @@ export class AesGcmEnvelope implements Envelope {
   readonly name = 'aes-256-gcm'
   #master: Buffer | undefined
   #nameKey: Buffer | undefined
+  readonly #generations = new Map<number, Buffer>()
+  #generation = 0
+  #sealedInGeneration = 0
 
   /** Takes ownership of `masterKey` (zeroised on wipe); a random one by default. */
   constructor(masterKey: Buffer = randomBytes(32)) {
@@ -86,37 +94,35 @@ export class AesGcmEnvelope implements Envelope {
   }
 
   seal(cacheKey: string, plaintext: Uint8Array): Buffer {
-    if (this.#master === undefined) throw wiped()
+    if (this.#sealedInGeneration >= PER_GENERATION) {
+      this.#generation++
+      this.#sealedInGeneration = 0
+    }
+    const gen = this.#generation
+    const key = this.#keyFor(gen)
+    if (key === undefined) throw wiped()
+    this.#sealedInGeneration++
     const out = Buffer.allocUnsafe(HEAD + plaintext.length + TAG)
     MAGIC.copy(out, 0)
-    const salt = randomBytes(SALT)
-    const nonce = randomBytes(NONCE)
-    salt.copy(out, MAGIC.length)
-    nonce.copy(out, MAGIC.length + SALT)
-    const key = hkdf(this.#master, salt, INFO_ENTRY)
-    try {
-      const c = createCipheriv('aes-256-gcm', key, nonce)
-      c.setAAD(aadOf(cacheKey))
-      let at = HEAD
-      at += c.update(plaintext).copy(out, at)
-      at += c.final().copy(out, at)
-      c.getAuthTag().copy(out, at)
-    } finally {
-      key.fill(0)
-    }
+    out.writeUInt32BE(gen, MAGIC.length)
+    randomBytes(NONCE).copy(out, MAGIC.length + GEN)
+    const c = createCipheriv('aes-256-gcm', key, out.subarray(MAGIC.length + GEN, HEAD))
+    c.setAAD(aadOf(cacheKey))
+    let at = HEAD
+    at += c.update(plaintext).copy(out, at)
+    at += c.final().copy(out, at)
+    c.getAuthTag().copy(out, at)
     return out
   }
 
   open(cacheKey: string, sealed: Uint8Array): Buffer | undefined {
-    if (this.#master === undefined) return undefined
     if (sealed.length < HEAD + TAG) return undefined
     const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength)
     if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
-    const salt = buf.subarray(MAGIC.length, MAGIC.length + SALT)
-    const nonce = buf.subarray(MAGIC.length + SALT, HEAD)
-    const key = hkdf(this.#master, salt, INFO_ENTRY)
+    const key = this.#keyFor(buf.readUInt32BE(MAGIC.length))
+    if (key === undefined) return undefined
     try {
-      const d = createDecipheriv('aes-256-gcm', key, nonce)
+      const d = createDecipheriv('aes-256-gcm', key, buf.subarray(MAGIC.length + GEN, HEAD))
       d.setAAD(aadOf(cacheKey))
       d.setAuthTag(buf.subarray(buf.length - TAG))
       const body = d.update(buf.subarray(HEAD, buf.length - TAG))
@@ -124,16 +130,29 @@ export class AesGcmEnvelope implements Envelope {
       return body
     } catch {
       return undefined
-    } finally {
-      key.fill(0)
     }
   }
 
   wipe(): void {
     this.#master?.fill(0)
     this.#nameKey?.fill(0)
+    for (const k of this.#generations.values()) k.fill(0)
+    this.#generations.clear()
     this.#master = undefined
     this.#nameKey = undefined
+  }
+
+  /** The key of generation `gen` (derived once, kept until wipe); undefined if wiped or never used. */
+  #keyFor(gen: number): Buffer | undefined {
+    if (this.#master === undefined || gen > this.#generation) return undefined
+    let k = this.#generations.get(gen)
+    if (k === undefined) {
+      const salt = Buffer.alloc(GEN)
+      salt.writeUInt32BE(gen, 0)
+      k = hkdf(this.#master, salt, INFO_ENTRY)
+      this.#generations.set(gen, k)
+    }
+    return k
   }
 }
 
