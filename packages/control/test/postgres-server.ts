@@ -81,13 +81,25 @@ export async function startPostgres(): Promise<PgServer> {
     }
     poll()
   })
+  // If a test dies before stop(), do not leave a postmaster behind.
+  const postmasterPid = (): number =>
+    Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+  const pid = postmasterPid()
+  const onExit = (): void => {
+    try {
+      process.kill(pid, 'SIGINT')
+    } catch {
+      // already gone
+    }
+  }
+  process.once('exit', onExit)
   return {
     url: `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(dir)}&port=${port}`,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r))
         // runuser does not forward signals: stop the postmaster by its pid file.
-        const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+        process.off('exit', onExit)
         process.kill(pid, 'SIGINT')
         await exited
       }
