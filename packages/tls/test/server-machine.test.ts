@@ -104,6 +104,14 @@ describe('ServerConnection handshake', () => {
     assert.deepEqual(new Uint8Array(pair.client.appData.at(-1)!), new Uint8Array([1, 2, 3]))
   })
 
+  test('a record between the pieces of a fragmented KeyUpdate gives unexpected_message', async () => {
+    const { conn, client } = await established()
+    const ku = encodeKeyUpdate(1)
+    conn.receive(client.seal(ContentType.Handshake, ku.subarray(0, 3)))
+    conn.receive(client.seal(ContentType.ApplicationData, new Uint8Array([1])))
+    expectAlert(conn, client, AlertDescription.UnexpectedMessage)
+  })
+
   test('limits floods of KeyUpdate and empty records with unexpected_message', async () => {
     const { conn, client } = await established()
     for (let i = 0; i < 100 && conn.error === undefined; i++) {
@@ -172,6 +180,10 @@ describe('ServerConnection rejects bad ClientHellos with the right alert', () =>
       { editExtensions: (e) => e.filter((x) => x.type !== ExtensionType.KeyShare) },
       AlertDescription.MissingExtension,
     )
+  })
+  test('an obsolete group in supported_groups or key_share gives illegal_parameter', () => {
+    rejectClientHello({ supportedGroups: [0x001d, 0x001a] }, AlertDescription.IllegalParameter)
+    rejectClientHello({ supportedGroups: [0x0013, 0x001d] }, AlertDescription.IllegalParameter)
   })
   test('no common cipher suite gives handshake_failure', () => {
     rejectClientHello({ cipherSuites: [0x1304, 0xc02f] }, AlertDescription.HandshakeFailure)

@@ -302,14 +302,12 @@ export class TlsConnection extends Duplex {
     if (this.#failed) return
     this.#failed = true
     this.emit('tlsError', this.#conn.error)
-    const s = this.#socket
-    s.end()
+    // Send FIN now but keep reading (and discarding) for a moment, so a peer
+    // still sending does not get a reset before it reads our alert.
+    this.#socket.end()
     setTimeout(() => {
       this.destroy()
-    }, 500).unref()
-    s.once('finish', () => {
-      this.destroy()
-    })
+    }, 1000).unref()
   }
 }
 

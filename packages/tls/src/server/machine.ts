@@ -282,6 +282,17 @@ export class ServerConnection {
   }
 
   #handleRecord(rec: TlsRecord): void {
+    // RFC 8446 §5.1: a handshake message split over records must not have other
+    // record types between its pieces.
+    if (
+      this.#joiner.hasPartial &&
+      rec.type !== ContentType.Handshake &&
+      rec.type !== ContentType.ApplicationData
+    ) {
+      throw unexpectedMessage(
+        'Cannot accept record: interleaved with a fragmented handshake message',
+      )
+    }
     switch (rec.type) {
       case ContentType.ChangeCipherSpec:
         this.#handleCcs(rec.fragment)
@@ -359,6 +370,11 @@ export class ServerConnection {
     }
     this.#skipEarlyData = false
     this.#allowPlainAlerts = false
+    if (this.#joiner.hasPartial && inner.type !== ContentType.Handshake) {
+      throw unexpectedMessage(
+        'Cannot accept record: interleaved with a fragmented handshake message',
+      )
+    }
     switch (inner.type) {
       case ContentType.Handshake:
         if (inner.content.length === 0)
