@@ -45,3 +45,4 @@ export {
 } from './state-file.ts'
 export { realTimers, type Timers } from './timers.ts'
 export { STATUS_EXIT } from './cli.ts'
+export { hardenProcess, processHygiene, type ProcessHygiene } from './harden.ts'
