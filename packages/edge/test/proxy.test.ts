@@ -258,3 +258,24 @@ test('close(): in-flight requests finish, idle keep-alive connections are closed
     await origin.close()
   }
 })
+
+test('proxy: an origin that stalls mid-body is cut off after bodyIdleMs (visitor stream reset, nothing cached)', async () => {
+  const origin = await startOrigin((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': '100' })
+    res.write('partial')
+    // ...and never the remaining 93 bytes
+  })
+  const f = await startTestEdge(origin.url, {
+    timeouts: { connectMs: 1000, headersMs: 1000, bodyIdleMs: 300 },
+  })
+  try {
+    const t0 = Date.now()
+    await assert.rejects(f.get('/stall'))
+    assert.ok(Date.now() - t0 < 3000)
+    await f.edge.settle()
+    assert.equal(f.edge.cache!.store.count, 0)
+  } finally {
+    await f.close()
+    await origin.close()
+  }
+})
