@@ -7,6 +7,8 @@
  *   sites/localhost.pem       the demo site's public certificate chain (its key is NOT here)
  *   keyserver/keys/           the sealed directory keystore (dev mode keeps the shares beside it)
  *   keyserver/audit.jsonl     the key server's hash-chained audit log
+ *   control/control.db        the control plane's database (node:sqlite)
+ *   control/admin-token       the dev admin token (mode 0600; only its hash is in the database)
  *
  * On first start the demo site's private key is generated, imported into the key
  * server (sealed under the keystore's root key) and zeroised: from then on only
@@ -20,12 +22,14 @@ import { issueServerCert, writeDevPki, writeNodeCert, writeServerCert } from '@o
 import { initKeystore, startKeyServer, type KeyServer } from '@outpost/keyserver'
 import { skiOf } from '@outpost/keyless'
 import { toHex } from '@outpost/wire'
+import { startControlPlane, type ControlPlane } from '@outpost/control'
 import { startFront, type Front } from './front.ts'
 
 export interface LocalDeployment {
   readonly dir: string
   readonly keyServer: KeyServer
   readonly front: Front
+  readonly control: ControlPlane
   readonly lines: readonly string[]
   close(): Promise<void>
 }
@@ -36,6 +40,8 @@ export interface UpOptions {
   readonly metricsPort: number
   readonly httpsPort: number
   readonly originPort: number
+  readonly controlPort: number
+  readonly controlNodePort: number
 }
 
 function rel(p: string): string {
@@ -119,6 +125,32 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
     throw e
   }
 
+  // The control plane: node CA = the dev CA (so nodes it enrols are trusted by the key
+  // server), revocations pushed to the local key server's admin socket.
+  let control: ControlPlane
+  try {
+    control = await startControlPlane(
+      {
+        listen: `127.0.0.1:${o.controlPort}`,
+        nodeListen: `127.0.0.1:${o.controlNodePort}`,
+        database: { path: join(dir, 'control', 'control.db') },
+        nodeCa: { certFile: pki.caFile, keyFile: join(dir, 'pki', 'ca-key.pem') },
+        keyServers: [{ adminSocket: keyServer.adminSocket }],
+      },
+      { log: () => undefined },
+    )
+  } catch (e) {
+    await front.close()
+    await keyServer.close()
+    throw e
+  }
+  const tokenFile = join(dir, 'control', 'admin-token')
+  if (control.adminToken) {
+    // Development convenience, like the dev unseal shares: the token is kept for restarts.
+    writeFileSync(tokenFile, control.adminToken, { mode: 0o600 })
+    control.adminToken.fill(0)
+  }
+
   const ks = `${keyServer.address.host}:${keyServer.address.port}`
   const ca = rel(pki.caFile)
   const sig = rel(join(dir, 'demo.sig'))
@@ -131,6 +163,8 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
     `Outpost is up on 127.0.0.1 (state in ${rel(dir)}).`,
     `key server: ${ks} (mTLS; dev mode, auto-unsealed)   metrics: http://127.0.0.1:${o.metricsPort}/metrics`,
     `https front (keyless TLS 1.3, no private key in it): https://localhost:${front.address.port}/ -> demo origin 127.0.0.1:${front.originPort}`,
+    `dashboard: ${control.url}/ui`,
+    `admin token: in ${rel(tokenFile)} (log in to the dashboard with it; API: Authorization: Bearer <token>)`,
     '',
     'Fetch a page through keyless TLS:',
     `curl --cacert ${ca} https://localhost:${front.address.port}/`,
@@ -140,6 +174,7 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
     `printf hello | openssl dgst -sha256 -verify ${pub} -signature ${sig}`,
     '',
     'Try next:',
+    `  curl -s -H "Authorization: Bearer $(cat ${rel(tokenFile)})" ${control.url}/v1/nodes   # the control-plane API`,
     `  npx outpost keyserver status --socket ${rel(keyServer.adminSocket)}            # sealed? keys? connections?`,
     `  npx outpost audit verify ${rel(join(dir, 'keyserver', 'audit.jsonl'))}          # every signature is in the hash-chained log`,
     `  npx outpost keyserver seal --socket ${rel(keyServer.adminSocket)}              # wipe keys from memory: new handshakes fail, curl above fails`,
@@ -151,8 +186,10 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
     dir,
     keyServer,
     front,
+    control,
     lines,
     close: async () => {
+      await control.close()
       await front.close()
       await keyServer.close()
     },
@@ -213,6 +250,8 @@ to try next. Everything binds 127.0.0.1. State lives in --dir and is reused on r
       metricsPort: port(a, 'metrics-port', 2406),
       httpsPort: port(a, 'https-port', 8443),
       originPort: port(a, 'origin-port', 8080),
+      controlPort: port(a, 'control-port', 8440),
+      controlNodePort: port(a, 'control-node-port', 8441),
     })
     a.out.write(d.lines.join('\n') + '\n')
     try {

@@ -34,7 +34,15 @@ function filesUnder(dir: string): string[] {
 
 test('up() serves a page over keyless TLS and keeps the site key only in the key server', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-up-'))
-  const d = await up({ dir, keyServerPort: 0, metricsPort: 0, httpsPort: 0, originPort: 0 })
+  const d = await up({
+    dir,
+    keyServerPort: 0,
+    metricsPort: 0,
+    httpsPort: 0,
+    originPort: 0,
+    controlPort: 0,
+    controlNodePort: 0,
+  })
   try {
     const ca = readFileSync(join(dir, 'pki', 'ca.pem'))
     const r = await get(d.front.address.port, ca)
@@ -45,6 +53,16 @@ test('up() serves a page over keyless TLS and keeps the site key only in the key
       d.lines.some((l) => l.startsWith('curl ')),
       'prints a curl command on a line of its own',
     )
+    const dash = d.lines.find((l) => l.startsWith('dashboard: '))
+    assert.ok(dash, 'prints the dashboard URL on a line of its own')
+    // The admin token in the state dir opens the control-plane API; no token does not.
+    const token = readFileSync(join(dir, 'control', 'admin-token'), 'utf8')
+    const url = dash.slice('dashboard: '.length).replace(/\/ui$/, '')
+    const authorized = await fetch(`${url}/v1/nodes`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    assert.equal(authorized.status, 200)
+    assert.equal((await fetch(`${url}/v1/nodes`)).status, 401)
     // The site's private key exists nowhere on disk in the clear: every PEM private key
     // under the state dir belongs to the dev PKI (CA, key server, node), not to the site.
     const keyFiles = filesUnder(dir).filter((f) =>
@@ -62,7 +80,15 @@ test('up() serves a page over keyless TLS and keeps the site key only in the key
     await d.close()
   }
   // A restart reuses the sealed keystore: no new key, same site certificate.
-  const d2 = await up({ dir, keyServerPort: 0, metricsPort: 0, httpsPort: 0, originPort: 0 })
+  const d2 = await up({
+    dir,
+    keyServerPort: 0,
+    metricsPort: 0,
+    httpsPort: 0,
+    originPort: 0,
+    controlPort: 0,
+    controlNodePort: 0,
+  })
   try {
     assert.equal(d2.keyServer.listKeys().length, 1)
     const r = await get(d2.front.address.port, readFileSync(join(dir, 'pki', 'ca.pem')))
