@@ -121,7 +121,8 @@ test('handler answers Busy at once beyond the total in-flight bound, never queue
   assert.equal(inFlight(), 2)
   const t0 = performance.now()
   assert.equal(code(await handler(sign, node, signal)), ErrorCode.Busy)
-  assert.ok(performance.now() - t0 < 50)
+  // Answered without waiting for the two gated operations (which would never finish).
+  assert.ok(performance.now() - t0 < 1000)
   for (const g of gates) g()
   assert.equal((await a).opcode, Op.Response)
   assert.equal((await b).opcode, Op.Response)

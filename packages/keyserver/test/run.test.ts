@@ -37,8 +37,9 @@ test('outpost keyserver run: the real binary serves, warns in dev mode, and stop
   const port = await new Promise<number>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString()
+      // Wait for both the banner and the JSON log line (they may arrive in separate chunks).
       const m = /keyserver listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
-      if (m) resolve(Number(m[1]))
+      if (m && stderr.includes('"key server started"')) resolve(Number(m[1]))
     })
     child.once('exit', (code) => {
       reject(new Error(`exited ${code}: ${stderr}`))
