@@ -56,6 +56,11 @@ fi
 export PYTHON
 NODE=${NODE:-node}
 RUNNER=$REPO/../shared/tools/tls-conformance/run-tlsfuzzer.sh
+# `outpost tls-demo` through an entry that loads only @outpost/tls (same command object as
+# packages/cli/src/main.ts), so a half-edited unrelated package in a shared working tree
+# cannot stop the run; OUTPOST_CLI=1 goes through the full CLI instead.
+DEMO=packages/tls/test/interop/tls-demo-main.ts
+[ "${OUTPOST_CLI:-0}" = 1 ] && DEMO=packages/cli/src/main.ts
 BASELINE=$REPO/../shared/tools/tls-conformance/node-baseline-server.mjs
 
 for d in "$TLSFUZZER_DIR/scripts" "$TLSLITE_DIR/tlslite"; do
@@ -137,7 +142,7 @@ start_server() {
     elif [ "$ECHO" = 1 ]; then
       echo "(tls-demo has no --echo-port: test-tls13-lengths not run)"
     fi
-    "$NODE" packages/cli/src/main.ts tls-demo --listen "127.0.0.1:$port" \
+    "$NODE" "$DEMO" tls-demo --listen "127.0.0.1:$port" \
       --cert "$chain" --key "$key" --tickets "${OUTPOST_TICKETS:-2}" "${extra[@]}" >"$log" 2>&1 &
     PIDS+=($!)
     wait_port "$port" "$!" "$log" || return 1
@@ -147,7 +152,7 @@ start_server() {
 }
 
 has_echo() {
-  "$NODE" packages/cli/src/main.ts tls-demo --help 2>/dev/null | grep -q -- '--echo-port'
+  "$NODE" "$DEMO" tls-demo --help 2>/dev/null | grep -q -- '--echo-port'
 }
 
 # ------------------------------------------------ what the server is (knobs)

@@ -94,6 +94,7 @@ interface ServerOpts {
 async function start(side: Side, cert: CertSet, o: ServerOpts): Promise<RunningServer> {
   if (side === 'ours') {
     return startTlsDemo({
+      entry: 'direct',
       certs: [o.keyless !== undefined ? { chainFile: cert.chainFile } : cert],
       connectionClose: o.connectionClose ?? false,
       tickets: 2,

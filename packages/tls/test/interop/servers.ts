@@ -16,6 +16,8 @@ export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..', '..')
 /** The shared conformance tools live beside the clone (CI's layout and ours). */
 export const SHARED_TOOLS = join(REPO_ROOT, '..', 'shared', 'tools', 'tls-conformance')
 export const CLI_MAIN = join(REPO_ROOT, 'packages', 'cli', 'src', 'main.ts')
+/** tls-demo alone (see tls-demo-main.ts); what benchmarks use. */
+export const TLS_DEMO_MAIN = join(import.meta.dirname, 'tls-demo-main.ts')
 
 export interface RunningServer {
   readonly host: string
@@ -153,6 +155,8 @@ export interface TlsDemoOptions {
   /** Node flags for the server process, e.g. `--cpu-prof`. */
   readonly nodeArgs?: readonly string[]
   readonly port?: number
+  /** "cli" (default): packages/cli/src/main.ts; "direct": tls-demo-main.ts. */
+  readonly entry?: 'cli' | 'direct'
 }
 
 /** The port of tls-demo's echo server, from its "echo on 127.0.0.1:PORT" line. */
@@ -165,7 +169,7 @@ export async function startTlsDemo(o: TlsDemoOptions): Promise<RunningServer> {
   const port = o.port ?? 0
   const args = [
     ...(o.nodeArgs ?? []),
-    CLI_MAIN,
+    o.entry === 'direct' ? TLS_DEMO_MAIN : CLI_MAIN,
     'tls-demo',
     '--listen',
     `127.0.0.1:${port}`,
