@@ -355,3 +355,51 @@ cached(
     res.end('PLAINTEXT-BODY-MARKER-0123')
   },
 )
+
+cached(
+  'cache: wipe() empties the directory, forgets every entry and keeps proxying uncached; a new edge on the same directory starts empty',
+  async (c) => {
+    await c.edge.get('/w')
+    assert.equal((await c.edge.get('/w')).headers['x-cache'], 'HIT')
+    const dir = join(c.edge.dir, 'cache')
+    assert.equal(readdirSync(dir).length, 1)
+    await c.edge.edge.wipe()
+    assert.deepEqual(readdirSync(dir), [])
+    const after = await c.edge.get('/w')
+    assert.equal(after.status, 200)
+    assert.equal(after.text, 'w')
+    await c.edge.edge.settle()
+    assert.deepEqual(readdirSync(dir), [])
+  },
+  (_c, _req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=100' })
+    res.end('w')
+  },
+)
+
+test('cache: a restarted edge (new key) treats the old directory as empty and deletes it', async () => {
+  const origin = await startOrigin((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=100' })
+    res.end('r')
+  })
+  const first = await startTestEdge(origin.url)
+  const cacheDir = join(first.dir, 'cache')
+  try {
+    await first.get('/r')
+    await first.edge.settle()
+    const before = readdirSync(cacheDir)
+    assert.equal(before.length, 1)
+    // Simulate a crash: the old process never wiped; its file stays behind.
+    const second = await startTestEdge(origin.url, { cache: { dir: cacheDir, maxBytes: 1 << 20 } })
+    try {
+      assert.deepEqual(readdirSync(cacheDir), [])
+      assert.equal((await second.get('/r')).headers['x-cache'], 'MISS')
+      assert.equal(origin.seen.length, 2)
+    } finally {
+      await second.close()
+    }
+  } finally {
+    await first.close()
+    await origin.close()
+  }
+})
