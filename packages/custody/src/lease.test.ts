@@ -144,3 +144,27 @@ test('real time: grace 1 s, control plane gone → lease_lost within grace + 2 s
   const elapsed = lostAt - lastOk
   assert.ok(lastOk > 0 && elapsed >= 900 && elapsed <= 3_000, `elapsed ${elapsed} ms`)
 })
+
+test('real time: a kill answer bricks within 1 s of the answer', async () => {
+  let answeredAt = 0
+  let lostAt = 0
+  let n = 0
+  const reason = await new Promise<BrickReason>((resolve) => {
+    new LeaseClient({
+      renew: () => {
+        n++
+        if (n < 3) return Promise.resolve({})
+        answeredAt = Date.now()
+        return Promise.resolve({ kill: 'operator_kill' as const })
+      },
+      onLost: (r) => {
+        lostAt = Date.now()
+        resolve(r)
+      },
+      graceMs: 30_000,
+      intervalMs: 100,
+    }).start()
+  })
+  assert.equal(reason, 'operator_kill')
+  assert.ok(answeredAt > 0 && lostAt - answeredAt < 1_000, `${lostAt - answeredAt} ms`)
+})

@@ -216,6 +216,7 @@ export function a256gcmDecrypt(key: Uint8Array, g: GcmOut, aad: Uint8Array): Buf
     const last = d.final()
     const out = Buffer.concat([first, last])
     first.fill(0)
+    last.fill(0)
     return out
   } catch (e) {
     first.fill(0)

@@ -91,7 +91,11 @@ export class TangKeyStore {
         d.fill(0)
         continue
       }
-      keys.push(makeKey(m[3] as TangKeyKind, d, m[1] === '.'))
+      try {
+        keys.push(makeKey(m[3] as TangKeyKind, d, m[1] === '.'))
+      } catch {
+        d.fill(0) // not a valid P-521 scalar: ignore the file, as tangd ignores bad JWKs
+      }
     }
     this.#cache.set(nodeId, keys)
     return keys

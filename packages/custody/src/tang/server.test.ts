@@ -109,3 +109,13 @@ test('keys survive a restart (loaded from disk), and deleteNode removes the dire
   assert.equal(readdirSync(dir).includes('edge-4'), false)
   await again.close()
 })
+
+test('a key file that is not a valid scalar is ignored, not fatal', async () => {
+  const { writeFileSync, mkdirSync } = await import('node:fs')
+  mkdirSync(join(dir, 'edge-bad'), { mode: 0o700 })
+  writeFileSync(join(dir, 'edge-bad', 'junk.ecmr'), Buffer.alloc(66, 0xff), { mode: 0o600 })
+  const s = new TangServer({ dir })
+  assert.equal(s.keys.keys('edge-bad').length, 0)
+  assert.equal(s.keys.ensure('edge-bad').length, 2)
+  s.keys.close()
+})
