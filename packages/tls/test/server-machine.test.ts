@@ -181,9 +181,14 @@ describe('ServerConnection rejects bad ClientHellos with the right alert', () =>
       AlertDescription.MissingExtension,
     )
   })
-  test('an obsolete group in supported_groups or key_share gives illegal_parameter', () => {
-    rejectClientHello({ supportedGroups: [0x001d, 0x001a] }, AlertDescription.IllegalParameter)
-    rejectClientHello({ supportedGroups: [0x0013, 0x001d] }, AlertDescription.IllegalParameter)
+  test('obsolete groups are ignored: alone they give handshake_failure, mixed they are skipped', async () => {
+    rejectClientHello(
+      { supportedGroups: [0x0013, 0x001a], keyShareGroups: [] },
+      AlertDescription.HandshakeFailure,
+    )
+    const { conn } = await toServerFinished({ supportedGroups: [0x0013, 0x001d] })
+    assert.equal(conn.error, undefined)
+    assert.equal(conn.getInfo()?.group, 'x25519')
   })
   test('no common cipher suite gives handshake_failure', () => {
     rejectClientHello({ cipherSuites: [0x1304, 0xc02f] }, AlertDescription.HandshakeFailure)

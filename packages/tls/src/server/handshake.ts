@@ -137,7 +137,6 @@ export function handleClientHello(
       'Cannot accept ClientHello: supported_groups and key_share are required (no psk_ke)',
     )
   }
-  rejectObsoleteGroups(exts.supportedGroups, exts.keyShares)
   checkKeyShares(exts.keyShares, exts.supportedGroups)
   const share = chooseKeyShare(cfg, exts.keyShares)
 
@@ -288,23 +287,6 @@ function chooseSuite(cfg: ResolvedConfig, ch: ClientHello): SuiteParams {
   return suite
 }
 
-/**
- * RFC 8446 §4.2.7: the pre-TLS 1.3 curves (1–22, brainpool 26–28, the explicit
- * 0xFF01–0xFF02) are obsolete and MUST NOT be offered by a TLS 1.3 client. We
- * take the strict reading tlsfuzzer's test-tls13-obsolete-curves checks by
- * default: offering one at all is illegal_parameter.
- */
-function rejectObsoleteGroups(groups: readonly number[], shares: readonly KeyShareEntry[]): void {
-  const obsolete = (g: number): boolean =>
-    (g >= 0x0001 && g <= 0x0016) || (g >= 0x001a && g <= 0x001c) || g === 0xff01 || g === 0xff02
-  const bad = groups.find(obsolete) ?? shares.find((s) => obsolete(s.group))?.group
-  if (bad !== undefined) {
-    throw illegalParameter(
-      `Cannot accept ClientHello: obsolete group 0x${bad.toString(16)} offered`,
-    )
-  }
-}
-
 /** RFC 8446 §4.2.8: one share per group, each group listed in supported_groups. */
 function checkKeyShares(shares: readonly KeyShareEntry[], groups: readonly number[]): void {
   const seen = new Set<number>()
@@ -320,7 +302,12 @@ function checkKeyShares(shares: readonly KeyShareEntry[], groups: readonly numbe
   }
 }
 
-/** The client's share for our most preferred group among those it sent shares for. */
+/**
+ * The client's share for our most preferred group among those it sent shares for.
+ * Groups we do not implement are ignored, obsolete ones (RFC 8446 §4.2.7)
+ * included: dual-version clients such as Java 11 still list binary curves and
+ * secp256k1, and refusing them would cost real clients for no security gain.
+ */
 function chooseKeyShare(
   cfg: ResolvedConfig,
   shares: readonly KeyShareEntry[],
