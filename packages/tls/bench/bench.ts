@@ -4,7 +4,8 @@
  * same ECDSA P-256 certificate, each server a single process on 127.0.0.1:
  *
  *   1. full handshakes/s        h2load --h1 -n N -c 30 -m 1 against --connection-close
- *                               servers (one handshake per request); Node client if no h2load
+ *                               servers with tickets off (h2load resumes sessions when it
+ *                               reconnects); Node client if no h2load
  *   2. full handshakes/s, keyless  ours signing through @outpost/keyserver on loopback
  *   3. resumed handshakes/s     Node tls.connect clients passing `session` (newest ticket)
  *   4. bulk throughput          one connection, N MiB echoed (tls-demo --echo-port)
@@ -83,6 +84,8 @@ const oursRuns = tlsDemoCommand.run !== undefined
 type Side = 'ours' | 'native'
 
 interface ServerOpts {
+  /** Session tickets per full handshake; 0 makes every connection a full handshake. */
+  readonly tickets?: number
   /** Ours only: sign on a key server (these args) instead of the local key. */
   readonly keyless?: readonly string[]
   readonly connectionClose?: boolean
@@ -97,7 +100,7 @@ async function start(side: Side, cert: CertSet, o: ServerOpts): Promise<RunningS
       entry: 'direct',
       certs: [o.keyless !== undefined ? { chainFile: cert.chainFile } : cert],
       connectionClose: o.connectionClose ?? false,
-      tickets: 2,
+      tickets: o.tickets ?? 2,
       ...(o.echo === true ? { echoPort: 0 } : {}),
       extraArgs: [...(o.keyless ?? []), ...(o.extraArgs ?? [])],
       nodeArgs: o.nodeArgs ?? [],
@@ -116,6 +119,7 @@ async function start(side: Side, cert: CertSet, o: ServerOpts): Promise<RunningS
       cert.keyFile,
       ...(o.connectionClose === true ? ['--connection-close'] : []),
       ...(o.echo === true ? ['--echo-port', '0'] : []),
+      ...(o.tickets === 0 ? ['--tickets', '0'] : []),
     ],
   })
 }
@@ -208,7 +212,9 @@ async function handshakePhase(cert: CertSet, metric: string, oursExtra: ServerOp
     await withServer(
       side,
       cert,
-      { connectionClose: true, ...(side === 'ours' ? oursExtra : {}) },
+      // h2load resumes TLS sessions when it reconnects: without tickets every
+      // connection is a full handshake.
+      { connectionClose: true, tickets: 0, ...(side === 'ours' ? oursExtra : {}) },
       async (t, s) => {
         await fullHandshakes(t, sizes.warmup)
         const c0 = cpuSeconds(s.pid)
@@ -427,7 +433,7 @@ async function profilePhase(cert: CertSet, work: string): Promise<string | undef
   await withServer(
     'ours',
     cert,
-    { connectionClose: true, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] },
+    { connectionClose: true, tickets: 0, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] },
     async (t) => {
       await fullHandshakes(t, sizes.handshakeRequests)
     },

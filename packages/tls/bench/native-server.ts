@@ -5,7 +5,7 @@
  * of a comparison differ only in the TLS implementation.
  *
  *   node packages/tls/bench/native-server.ts --listen 127.0.0.1:0 --cert CHAIN --key KEY
- *        [--connection-close] [--echo-port PORT]
+ *        [--connection-close] [--echo-port PORT] [--tickets 0]
  *
  * Prints `listening on https://127.0.0.1:<port>/` (and `echo on 127.0.0.1:<port>`) once
  * bound; exits 0 on SIGTERM/SIGINT (so --cpu-prof and reports get written).
@@ -18,6 +18,7 @@ import https from 'node:https'
 import tls from 'node:tls'
 import type { Server } from 'node:net'
 import { readFileSync } from 'node:fs'
+import { constants } from 'node:crypto'
 import { parseArgs } from 'node:util'
 
 const { values } = parseArgs({
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     key: { type: 'string' },
     'connection-close': { type: 'boolean', default: false },
     'echo-port': { type: 'string' },
+    tickets: { type: 'string', default: '2' },
   },
   strict: true,
 })
@@ -50,6 +52,10 @@ const tlsOptions: tls.TlsOptions = {
   minVersion: 'TLSv1.3',
   maxVersion: 'TLSv1.3',
   ALPNProtocols: ['http/1.1'],
+  // --tickets 0: no client can resume. SSL_OP_NO_TICKET makes OpenSSL issue stateful
+  // TLS 1.3 tickets, which Node's server (no internal session cache, no resumeSession
+  // handler) never finds again, so every connection is a full handshake.
+  ...(values.tickets === '0' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
 }
 
 const server = https.createServer(tlsOptions, (req, res) => {
