@@ -53,6 +53,7 @@ test('status: exit code per state, JSON with state, reason, since and lease expi
     const doc = JSON.parse(r.out) as Record<string, unknown>
     assert.equal(doc['state'], s.state)
     assert.equal(doc['since'], new Date(now).toISOString())
+    assert.equal(doc['agentRunning'], true, 'written by this process')
     if (s.state === 'serving') {
       assert.equal(doc['leaseExpiresAt'], new Date(now + 30_000).toISOString())
     }
@@ -64,6 +65,17 @@ test('status: exit code per state, JSON with state, reason, since and lease expi
       assert.equal(text.code, 20)
     }
   }
+})
+
+test('status: a record left by a dead agent is flagged as not running', async () => {
+  const file = join(dir, 'stale.json')
+  writeStateFile(file, { state: 'serving', since: Date.now(), leaseExpiresAt: Date.now() })
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+  writeFileSync(file, JSON.stringify({ ...doc, pid: 2 ** 22 + 12345 }))
+  const r = await run(['status', '--state-file', file, '--json'])
+  assert.equal((JSON.parse(r.out) as Record<string, unknown>)['agentRunning'], false)
+  const text = await run(['status', '--state-file', file])
+  assert.match(text.out, /\(not running\)/)
 })
 
 test('status: a missing state file is an error (exit 1), not a state', async () => {

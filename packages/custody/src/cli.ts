@@ -15,6 +15,15 @@ export const STATUS_EXIT = {
   bricked: 20,
 } as const satisfies Record<CustodyState, number>
 
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 const stateFileOption = {
   type: 'string',
   value: 'FILE',
@@ -105,7 +114,10 @@ Trust in the Tang advert: --thp (signing key thumbprint), --adv (saved advert), 
           return 1
         }
         const { status, doc } = read
-        if (flag(a, 'json')) a.out.write(JSON.stringify(doc) + '\n')
+        // A serving/unlocked record whose agent is gone is stale: say so, keep the exit code
+        // of the recorded state (the next boot turns it into bricked/power_loss).
+        const alive = isRunning(doc.pid)
+        if (flag(a, 'json')) a.out.write(JSON.stringify({ ...doc, agentRunning: alive }) + '\n')
         else {
           const lines = [`state: ${status.state}`, `since: ${doc.since}`]
           if (status.state === 'bricked') {
@@ -114,7 +126,9 @@ Trust in the Tang advert: --thp (signing key thumbprint), --adv (saved advert), 
             if (status.detail !== undefined) lines.push(`detail: ${status.detail}`)
           }
           if (doc.leaseExpiresAt !== undefined) lines.push(`lease expires: ${doc.leaseExpiresAt}`)
-          lines.push(`agent pid: ${doc.pid}, updated ${doc.updatedAt}`)
+          lines.push(
+            `agent pid: ${doc.pid}${alive ? '' : ' (not running)'}, updated ${doc.updatedAt}`,
+          )
           a.out.write(lines.join('\n') + '\n')
         }
         return STATUS_EXIT[status.state]

@@ -108,13 +108,13 @@ export async function fetchAdvert(
   cfg: TangPinConfig,
   opts: FetchOptions = {},
 ): Promise<{ keys: EcJwk[]; signer: EcJwk }> {
-  let jws = cfg.adv
-  if (jws === undefined) jws = await httpJson(joinUrl(cfg.url, '/adv'), {}, 'advert', opts)
   if (cfg.thp === undefined && cfg.adv === undefined && cfg.trustFirstUse !== true) {
     throw new TangError(
       'Cannot trust Tang advert: pass thp (signing key thumbprint), adv, or trustFirstUse',
     )
   }
+  let jws = cfg.adv
+  if (jws === undefined) jws = await httpJson(joinUrl(cfg.url, '/adv'), {}, 'advert', opts)
   const v = verifyAdvert(jws, cfg.thp !== undefined ? { thp: cfg.thp } : {})
   return { keys: [...v.keys], signer: v.signer }
 }
