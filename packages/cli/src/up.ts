@@ -16,19 +16,22 @@
  */
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs'
 import { join, resolve, relative } from 'node:path'
-import { X509Certificate } from 'node:crypto'
+import { X509Certificate, createHash, randomBytes } from 'node:crypto'
 import { str, untilSignal, UsageError, type Command, type RunArgs } from '@outpost/command'
 import { issueServerCert, writeDevPki, writeNodeCert, writeServerCert } from '@outpost/pki'
 import { initKeystore, startKeyServer, type KeyServer } from '@outpost/keyserver'
 import { skiOf } from '@outpost/keyless'
 import { toHex } from '@outpost/wire'
 import { startControlPlane, type ControlPlane } from '@outpost/control'
-import { startFront, type Front } from './front.ts'
+import { startEdge, type RunningEdge } from '@outpost/edge'
+import { startOrigin, type Origin } from './origin.ts'
 
 export interface LocalDeployment {
   readonly dir: string
   readonly keyServer: KeyServer
-  readonly front: Front
+  readonly edge: RunningEdge
+  readonly edgePort: number
+  readonly origin: Origin
   readonly control: ControlPlane
   readonly lines: readonly string[]
   close(): Promise<void>
@@ -40,6 +43,8 @@ export interface UpOptions {
   readonly metricsPort: number
   readonly httpsPort: number
   readonly originPort: number
+  readonly edgeAdminPort: number
+  readonly edgeMetricsPort: number
   readonly controlPort: number
   readonly controlNodePort: number
 }
@@ -109,21 +114,45 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
   const chainPem = readFileSync(siteChain)
   const ski = toHex(skiOf(new X509Certificate(chainPem).publicKey))
 
-  let front: Front
+  const origin = await startOrigin(o.originPort)
+  const edgeToken = randomBytes(32).toString('hex')
+  mkdirSync(join(dir, 'edge'), { recursive: true, mode: 0o700 })
+  writeFileSync(join(dir, 'edge', 'admin-token'), edgeToken, { mode: 0o600 })
+  let edge: RunningEdge
   try {
-    front = await startFront({
-      listen: { host: '127.0.0.1', port: o.httpsPort },
-      originPort: o.originPort,
-      chainPem,
-      keyServer: keyServer.address,
-      caFile: pki.caFile,
-      clientCertFile: nodeCert,
-      clientKeyFile: join(dir, 'pki', 'nodes', 'edge-local-key.pem'),
+    edge = await startEdge({
+      listen: `127.0.0.1:${o.httpsPort}`,
+      sites: [
+        {
+          hosts: ['localhost'],
+          origin: `http://127.0.0.1:${origin.address.port}`,
+          certificates: [siteChain],
+          key: { ski, pool: 'safe-region' },
+          cache: true,
+        },
+      ],
+      keyServers: {
+        'safe-region': {
+          servers: [`${keyServer.address.host}:${keyServer.address.port}`],
+          caFile: pki.caFile,
+          certFile: nodeCert,
+          keyFile: join(dir, 'pki', 'nodes', 'edge-local-key.pem'),
+        },
+      },
+      cache: { dir: join(dir, 'edge', 'cache'), maxBytes: 64 * 1024 * 1024 },
+      admin: {
+        listen: `127.0.0.1:${o.edgeAdminPort}`,
+        tokenSha256: createHash('sha256').update(edgeToken).digest('hex'),
+      },
+      metrics: { listen: `127.0.0.1:${o.edgeMetricsPort}` },
+      accessLog: { path: join(dir, 'edge', 'access.jsonl') },
     })
   } catch (e) {
+    await origin.close()
     await keyServer.close()
     throw e
   }
+  const edgePort = Number(edge.address.slice(edge.address.lastIndexOf(':') + 1))
 
   // The control plane: node CA = the dev CA (so nodes it enrols are trusted by the key
   // server), revocations pushed to the local key server's admin socket.
@@ -140,7 +169,8 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
       { log: () => undefined },
     )
   } catch (e) {
-    await front.close()
+    await edge.close()
+    await origin.close()
     await keyServer.close()
     throw e
   }
@@ -162,12 +192,12 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
   const lines = [
     `Outpost is up on 127.0.0.1 (state in ${rel(dir)}).`,
     `key server: ${ks} (mTLS; dev mode, auto-unsealed)   metrics: http://127.0.0.1:${o.metricsPort}/metrics`,
-    `https front (keyless TLS 1.3, no private key in it): https://localhost:${front.address.port}/ -> demo origin 127.0.0.1:${front.originPort}`,
+    `edge (keyless TLS 1.3, no private key, encrypted cache): https://localhost:${edgePort}/ -> demo origin 127.0.0.1:${origin.address.port}`,
     `dashboard: ${control.url}/ui`,
     `admin token: in ${rel(tokenFile)} (log in to the dashboard with it; API: Authorization: Bearer <token>)`,
     '',
     'Fetch a page through keyless TLS:',
-    `curl --cacert ${ca} https://localhost:${front.address.port}/`,
+    `curl --cacert ${ca} https://localhost:${edgePort}/`,
     '',
     'Sign a test message through the key server over mTLS, then verify it with openssl:',
     `npx outpost keyserver keys test-sign --server ${ks} --ca ${ca} --cert ${rel(nodeCert)} --key ${rel(join(dir, 'pki', 'nodes', 'edge-local-key.pem'))} --ski ${ski} --sni localhost --message hello --out ${sig}`,
@@ -177,7 +207,10 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
     `  curl -s -H "Authorization: Bearer $(cat ${rel(tokenFile)})" ${control.url}/v1/nodes   # the control-plane API`,
     `  npx outpost keyserver status --socket ${rel(keyServer.adminSocket)}            # sealed? keys? connections?`,
     `  npx outpost audit verify ${rel(join(dir, 'keyserver', 'audit.jsonl'))}          # every signature is in the hash-chained log`,
-    `  npx outpost keyserver seal --socket ${rel(keyServer.adminSocket)}              # wipe keys from memory: new handshakes fail, curl above fails`,
+    `  npx outpost keyserver seal --socket ${rel(keyServer.adminSocket)}              # wipe keys from memory: new full handshakes fail fast with an alert,`,
+    `                                                # resumed ones (session tickets) keep working; 'npx outpost keyserver unseal' with 2 shares brings it back`,
+    `  npx outpost edge purge --admin 127.0.0.1:${o.edgeAdminPort} --token-file ${rel(join(dir, 'edge', 'admin-token'))} --host localhost   # empty the encrypted cache`,
+    `  curl -s http://127.0.0.1:${o.edgeMetricsPort}/metrics | grep outpost_   # handshakes, keyless latency, cache hits`,
     `  npx outpost pki issue-node --dir ${rel(join(dir, 'pki'))} --node-id edge-ru --region ru-west --country RU`,
     '                                                # then test-sign with that cert: refused by the key policy (PolicyDenied)',
     'Ctrl-C stops everything.',
@@ -185,12 +218,15 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
   return {
     dir,
     keyServer,
-    front,
+    edge,
+    edgePort,
+    origin,
     control,
     lines,
     close: async () => {
       await control.close()
-      await front.close()
+      await edge.close()
+      await origin.close()
       await keyServer.close()
     },
   }
@@ -208,9 +244,9 @@ export const upCommand: Command = {
   name: 'up',
   summary: 'Start a complete local deployment on loopback (what npm start runs)',
   description: `
-Creates a development PKI, a sealed keystore (auto-unsealed in dev mode), starts the key
-server and an HTTPS front that terminates TLS 1.3 with keyless signatures, and prints what
-to try next. Everything binds 127.0.0.1. State lives in --dir and is reused on restart.`,
+Creates a development PKI and a sealed keystore (auto-unsealed in dev mode), then starts
+the key server, an edge (keyless TLS 1.3, encrypted cache) in front of a demo origin, and
+the control plane with its dashboard, and prints what to try next. Everything binds 127.0.0.1. State lives in --dir and is reused on restart.`,
   options: {
     dir: {
       type: 'string',
@@ -233,7 +269,7 @@ to try next. Everything binds 127.0.0.1. State lives in --dir and is reused on r
     'https-port': {
       type: 'string',
       value: 'PORT',
-      description: 'HTTPS front port',
+      description: 'Edge HTTPS port',
       default: '8443',
     },
     'origin-port': {
@@ -250,6 +286,8 @@ to try next. Everything binds 127.0.0.1. State lives in --dir and is reused on r
       metricsPort: port(a, 'metrics-port', 2406),
       httpsPort: port(a, 'https-port', 8443),
       originPort: port(a, 'origin-port', 8080),
+      edgeAdminPort: port(a, 'edge-admin-port', 9444),
+      edgeMetricsPort: port(a, 'edge-metrics-port', 9445),
       controlPort: port(a, 'control-port', 8440),
       controlNodePort: port(a, 'control-node-port', 8441),
     })

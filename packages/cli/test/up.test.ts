@@ -10,7 +10,15 @@ function get(port: number, ca: Buffer): Promise<{ status: number; body: string }
   return new Promise((resolve, reject) => {
     // agent: false: no session cache, so every request is a full handshake with a signature.
     const req = request(
-      { host: '127.0.0.1', servername: 'localhost', port, path: '/hello', ca, agent: false },
+      {
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port,
+        path: '/hello',
+        ca,
+        agent: false,
+        headers: { host: `localhost:${port}` },
+      },
       (res) => {
         let body = ''
         res.on('data', (d: Buffer) => {
@@ -40,12 +48,14 @@ test('up() serves a page over keyless TLS and keeps the site key only in the key
     metricsPort: 0,
     httpsPort: 0,
     originPort: 0,
+    edgeAdminPort: 0,
+    edgeMetricsPort: 0,
     controlPort: 0,
     controlNodePort: 0,
   })
   try {
     const ca = readFileSync(join(dir, 'pki', 'ca.pem'))
-    const r = await get(d.front.address.port, ca)
+    const r = await get(d.edgePort, ca)
     assert.equal(r.status, 200)
     assert.match(r.body, /You asked for \/hello via https/)
     assert.equal(d.keyServer.listKeys().length, 1)
@@ -75,7 +85,7 @@ test('up() serves a page over keyless TLS and keeps the site key only in the key
     ])
     // Sealing the key server makes new full handshakes fail.
     d.keyServer.seal()
-    await assert.rejects(get(d.front.address.port, ca))
+    await assert.rejects(get(d.edgePort, ca))
   } finally {
     await d.close()
   }
@@ -86,12 +96,14 @@ test('up() serves a page over keyless TLS and keeps the site key only in the key
     metricsPort: 0,
     httpsPort: 0,
     originPort: 0,
+    edgeAdminPort: 0,
+    edgeMetricsPort: 0,
     controlPort: 0,
     controlNodePort: 0,
   })
   try {
     assert.equal(d2.keyServer.listKeys().length, 1)
-    const r = await get(d2.front.address.port, readFileSync(join(dir, 'pki', 'ca.pem')))
+    const r = await get(d2.edgePort, readFileSync(join(dir, 'pki', 'ca.pem')))
     assert.equal(r.status, 200)
   } finally {
     await d2.close()
