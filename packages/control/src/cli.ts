@@ -3,7 +3,7 @@
  * the command line; URL and token from --url/--token or OUTPOST_CONTROL_URL /
  * OUTPOST_CONTROL_TOKEN).
  */
-import { UsageError, str, type Command, type RunArgs } from '@outpost/command'
+import { UsageError, str, type Command, type RunArgs, untilSignal } from '@outpost/command'
 import { loadControlConfig } from './config.ts'
 import { startControlPlane } from './server.ts'
 import { createToken } from './app.ts'
@@ -23,15 +23,7 @@ const run: Command = {
     const config = loadControlConfig(str(a, 'config'))
     const cp = await startControlPlane(config, { bootstrapToken: false })
     a.out.write(`control plane: ${cp.url} (nodes: ${cp.nodeUrl})\n`)
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    await untilSignal()
     await cp.close()
     return 0
   },

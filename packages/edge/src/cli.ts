@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { UsageError, str, type Command, type RunArgs } from '@outpost/command'
+import { UsageError, str, type Command, type RunArgs, untilSignal } from '@outpost/command'
 import { request } from 'undici'
 import { loadEdgeConfig } from './config.ts'
 import { startEdge } from './start.ts'
@@ -116,15 +116,7 @@ dropping connections; SIGINT/SIGTERM stop gracefully and zeroise every key.`,
       )
     }
     process.on('SIGHUP', onHup)
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-    })
+    await untilSignal()
     process.off('SIGHUP', onHup)
     await edge.close()
     return 0

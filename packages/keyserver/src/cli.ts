@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { UsageError, flag, str, type Command, type RunArgs } from '@outpost/command'
+import { UsageError, flag, str, type Command, type RunArgs, untilSignal } from '@outpost/command'
 import { parseConfigText } from '@outpost/config'
 import { fromHex } from '@outpost/wire'
 import { KeylessClient, KeylessError, Op, type Operation } from './_keyless.ts'
@@ -94,15 +94,7 @@ const runCmd: Command = {
         (st.sealed ? ` (SEALED: run 'outpost keyserver unseal' ${st.threshold} times)` : '') +
         '\n',
     )
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    await untilSignal()
     await server.close()
     return 0
   },
