@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Puts tlsfuzzer, tlslite-ng and kyber-py (pure-Python ML-KEM for tlslite-ng) into a scratch
-# directory OUTSIDE the repository, at the commits docs/readme/tls-conformance.md was
+# directory OUTSIDE the repository, at the commits docs/tls-conformance.md was
 # measured with. Never commit them: they are third-party code we only run.
 #
 # Usage: tools/conformance/setup-tlsfuzzer.sh [DEST]     (default DEST: <repo>/../scratch)
