@@ -1,6 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createPrivateKey, createPublicKey, sign, verify, X509Certificate } from 'node:crypto'
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  verify,
+  webcrypto,
+  X509Certificate,
+} from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,6 +16,7 @@ import {
   createCa,
   issueNodeCert,
   issueServerCert,
+  loadNodeCertificateAuthority,
   parseCertificates,
   type KeyType,
 } from './certs.ts'
@@ -122,4 +130,31 @@ test('openssl verifies the chain and sees the SAN URIs', async (t) => {
   ]).toString()
   assert.match(text, /URI:urn:outpost:node:n1/)
   assert.match(text, /URI:urn:outpost:country:US/)
+})
+
+test('loadNodeCertificateAuthority() issues a node certificate for a key the node keeps', async () => {
+  const ca = await createCa({ commonName: 'Node CA', keyType: 'ecdsa-p384' })
+  const caCertPem = ca.certPem
+  const nodeCa = await loadNodeCertificateAuthority({
+    certPem: ca.certPem,
+    keyPem: Buffer.from(ca.keyPem),
+  })
+  const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ])
+  const id = { nodeId: 'edge-csr-1', region: 'eu-east', country: 'UA' }
+  const signed = await nodeCa.issueNodeCertificate(keys.publicKey, id, 30)
+  const [cert] = parseCertificates(signed.certPem)
+  assert.ok(cert)
+  assert.deepEqual(nodeIdentityFromCert(cert), id)
+  assert.ok(cert.checkIssued(parseCertificates(caCertPem)[0]!))
+  assert.equal(cert.serialNumber.toLowerCase(), signed.serial.toLowerCase())
+  const spki = new Uint8Array(await webcrypto.subtle.exportKey('spki', keys.publicKey))
+  assert.deepEqual(new Uint8Array(cert.publicKey.export({ type: 'spki', format: 'der' })), spki)
+  assert.ok(signed.notAfter.getTime() - Date.now() < 31 * 86_400_000)
+  await assert.rejects(
+    nodeCa.issueNodeCertificate(keys.publicKey, { ...id, country: 'Ukraine' }),
+    /Invalid country/,
+  )
 })

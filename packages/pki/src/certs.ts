@@ -15,7 +15,7 @@ type EcKeyGenParams = webcrypto.EcKeyGenParams
 type RsaHashedKeyGenParams = webcrypto.RsaHashedKeyGenParams
 type RsaHashedImportParams = webcrypto.RsaHashedImportParams
 import { pemEncode, pemDecode, pemDecodeAll } from './pem.ts'
-import { nodeIdentityUris, type NodeIdentity } from './identity.ts'
+import { nodeIdentityUris, validateNodeIdentity, type NodeIdentity } from './identity.ts'
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0])
 const subtle = webcrypto.subtle
@@ -156,6 +156,65 @@ export async function createCa(o: CreateCaOptions): Promise<Issued> {
   return { certPem: cert.toString('pem') + '\n', keyPem: await exportKeyPem(keys.privateKey) }
 }
 
+interface SignedCertificate {
+  readonly certPem: string
+  /** Hex serial number. */
+  readonly serial: string
+  readonly notAfter: Date
+}
+
+interface SignOptions {
+  readonly caCert: x509.X509Certificate
+  readonly signer: { key: CryptoKey; type: KeyType }
+  readonly subject: string
+  readonly publicKey: CryptoKey
+  /** RFC 5280 §4.2.1.3: RSA keys may also be used for key transport. */
+  readonly isRsa: boolean
+  readonly validDays: number
+  readonly san: x509.JsonGeneralName[]
+  readonly extKeyUsage: x509.ExtendedKeyUsageType[]
+}
+
+/** Signs an end-entity certificate for `publicKey` with the CA's key. */
+async function signCertificate(o: SignOptions): Promise<SignedCertificate> {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- KeyUsageFlags is a bit set; OR of members is a valid value
+  const usage: x509.KeyUsageFlags = o.isRsa
+    ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
+    : x509.KeyUsageFlags.digitalSignature
+  const serialNumber = serial()
+  const v = validity(o.validDays)
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber,
+    subject: o.subject,
+    issuer: o.caCert.subject,
+    ...v,
+    signingAlgorithm: algorithm(o.signer.type).sign,
+    publicKey: o.publicKey,
+    signingKey: o.signer.key,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(usage, true),
+      new x509.ExtendedKeyUsageExtension(o.extKeyUsage, false),
+      new x509.SubjectAlternativeNameExtension(o.san, false),
+      await x509.SubjectKeyIdentifierExtension.create(o.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(o.caCert),
+    ],
+  })
+  return { certPem: cert.toString('pem') + '\n', serial: serialNumber, notAfter: v.notAfter }
+}
+
+function parseCaCert(ca: Issued): x509.X509Certificate {
+  return new x509.X509Certificate(pemDecode(Buffer.from(ca.certPem), 'CERTIFICATE'))
+}
+
+function nodeSubject(id: NodeIdentity): string {
+  return dn({ CN: id.nodeId, OU: id.region, C: id.country, O: 'Outpost nodes' })
+}
+
+function nodeSan(id: NodeIdentity): x509.JsonGeneralName[] {
+  return nodeIdentityUris(id).map((value) => ({ type: 'url' as const, value }))
+}
+
 interface IssueOptions {
   readonly ca: Issued
   readonly subject: string
@@ -165,33 +224,67 @@ interface IssueOptions {
   readonly extKeyUsage: x509.ExtendedKeyUsageType[]
 }
 
+/** Generates a key pair of `keyType` and a certificate for it. */
 async function issue(o: IssueOptions): Promise<Issued> {
-  const caCert = new x509.X509Certificate(pemDecode(Buffer.from(o.ca.certPem), 'CERTIFICATE'))
   const signer = await importSigningKey(o.ca.keyPem)
   const keys = await generate(o.keyType)
-  // RFC 5280 §4.2.1.3: RSA keys may also be used for key transport.
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- KeyUsageFlags is a bit set; OR of members is a valid value
-  const usage: x509.KeyUsageFlags = o.keyType.startsWith('rsa')
-    ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
-    : x509.KeyUsageFlags.digitalSignature
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
+  const signed = await signCertificate({
+    caCert: parseCaCert(o.ca),
+    signer,
     subject: o.subject,
-    issuer: caCert.subject,
-    ...validity(o.validDays),
-    signingAlgorithm: algorithm(signer.type).sign,
     publicKey: keys.publicKey,
-    signingKey: signer.key,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(usage, true),
-      new x509.ExtendedKeyUsageExtension(o.extKeyUsage, false),
-      new x509.SubjectAlternativeNameExtension(o.san, false),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(caCert),
-    ],
+    isRsa: o.keyType.startsWith('rsa'),
+    validDays: o.validDays,
+    san: o.san,
+    extKeyUsage: o.extKeyUsage,
   })
-  return { certPem: cert.toString('pem') + '\n', keyPem: await exportKeyPem(keys.privateKey) }
+  return { certPem: signed.certPem, keyPem: await exportKeyPem(keys.privateKey) }
+}
+
+/** A CA whose key was imported once (non-extractable) to issue node certificates. */
+export interface NodeCertificateAuthority {
+  readonly certPem: string
+  /**
+   * Issues a node certificate carrying `id` (see identity.ts) for a public key the
+   * node generated itself, e.g. from a verified CSR: the node's private key never
+   * leaves the node.
+   */
+  issueNodeCertificate(
+    publicKey: CryptoKey,
+    id: NodeIdentity,
+    validDays?: number,
+  ): Promise<SignedCertificate>
+}
+
+/**
+ * Loads a CA for issuing node certificates; the key bytes in `ca.keyPem` are
+ * zeroised once imported.
+ *
+ * @example
+ * ```ts
+ * const ca = await loadNodeCertificateAuthority(readIssued('ca.pem', 'ca-key.pem'))
+ * const csr = new x509.Pkcs10CertificateRequest(csrPem)
+ * const cert = await ca.issueNodeCertificate(await csr.publicKey.export(), { nodeId, region, country })
+ * ```
+ */
+export async function loadNodeCertificateAuthority(ca: Issued): Promise<NodeCertificateAuthority> {
+  const caCert = parseCaCert(ca)
+  const signer = await importSigningKey(ca.keyPem)
+  ca.keyPem.fill(0)
+  return {
+    certPem: ca.certPem,
+    issueNodeCertificate: async (publicKey, id, validDays = 90) =>
+      signCertificate({
+        caCert,
+        signer,
+        subject: nodeSubject(id),
+        publicKey,
+        isRsa: publicKey.algorithm.name.startsWith('RSA'),
+        validDays,
+        san: nodeSan(validateNodeIdentity(id)),
+        extKeyUsage: [x509.ExtendedKeyUsage.clientAuth],
+      }),
+  }
 }
 
 export interface ServerCertOptions {
@@ -227,13 +320,12 @@ export interface NodeCertOptions extends NodeIdentity {
 
 /** Issues a node (mTLS client) certificate carrying the node's identity (see identity.ts). */
 export async function issueNodeCert(o: NodeCertOptions): Promise<Issued> {
-  const uris = nodeIdentityUris(o)
   return issue({
     ca: o.ca,
-    subject: dn({ CN: o.nodeId, OU: o.region, C: o.country, O: 'Outpost nodes' }),
+    subject: nodeSubject(o),
     keyType: o.keyType ?? 'ecdsa-p256',
     validDays: o.validDays ?? 90,
-    san: uris.map((value) => ({ type: 'url' as const, value })),
+    san: nodeSan(validateNodeIdentity(o)),
     extKeyUsage: [x509.ExtendedKeyUsage.clientAuth],
   })
 }

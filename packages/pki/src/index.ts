@@ -10,13 +10,21 @@
  * nodeIdentityFromCert(parseCertificates(node.certPem)[0]) // { nodeId: 'edge-1', region: 'eu-east', country: 'UA' }
  * ```
  */
-export { createCa, issueServerCert, issueNodeCert, parseCertificates, KEY_TYPES } from './certs.ts'
+export {
+  createCa,
+  issueServerCert,
+  issueNodeCert,
+  loadNodeCertificateAuthority,
+  parseCertificates,
+  KEY_TYPES,
+} from './certs.ts'
 export type {
   Issued,
   KeyType,
   CreateCaOptions,
   ServerCertOptions,
   NodeCertOptions,
+  NodeCertificateAuthority,
 } from './certs.ts'
 export {
   nodeIdentityFromCert,
