@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tlsfuzzer against `outpost tls-demo` (or, for comparison, Node's own TLS stack), in the
-# two certificate profiles of docs/readme/tls-conformance.md: RSA-2048 (the broad script
+# two certificate profiles of docs/tls-conformance.md: RSA-2048 (the broad script
 # list: most TLS 1.3 scripts offer only RSA schemes) and ECDSA P-256 (the ECDSA subset).
 #
 # Usage: tools/conformance/tlsfuzzer.sh [--server outpost|node] [--profile rsa|ecdsa|all]
