@@ -34,6 +34,18 @@ function get(port: number, ca: Buffer): Promise<{ status: number; body: string }
   })
 }
 
+/** Every listener on an ephemeral port, so tests never collide with a running `npm start`. */
+const EPHEMERAL_PORTS = {
+  keyServerPort: 0,
+  metricsPort: 0,
+  httpsPort: 0,
+  originPort: 0,
+  edgeAdminPort: 0,
+  edgeMetricsPort: 0,
+  controlPort: 0,
+  controlNodePort: 0,
+}
+
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .map((f) => join(dir, f))
@@ -42,17 +54,7 @@ function filesUnder(dir: string): string[] {
 
 test('up() serves a page over keyless TLS and keeps the site key only in the key server', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-up-'))
-  const d = await up({
-    dir,
-    keyServerPort: 0,
-    metricsPort: 0,
-    httpsPort: 0,
-    originPort: 0,
-    edgeAdminPort: 0,
-    edgeMetricsPort: 0,
-    controlPort: 0,
-    controlNodePort: 0,
-  })
+  const d = await up({ dir, ...EPHEMERAL_PORTS })
   try {
     const ca = readFileSync(join(dir, 'pki', 'ca.pem'))
     const r = await get(d.edgePort, ca)
@@ -90,17 +92,7 @@ test('up() serves a page over keyless TLS and keeps the site key only in the key
     await d.close()
   }
   // A restart reuses the sealed keystore: no new key, same site certificate.
-  const d2 = await up({
-    dir,
-    keyServerPort: 0,
-    metricsPort: 0,
-    httpsPort: 0,
-    originPort: 0,
-    edgeAdminPort: 0,
-    edgeMetricsPort: 0,
-    controlPort: 0,
-    controlNodePort: 0,
-  })
+  const d2 = await up({ dir, ...EPHEMERAL_PORTS })
   try {
     assert.equal(d2.keyServer.listKeys().length, 1)
     const r = await get(d2.edgePort, readFileSync(join(dir, 'pki', 'ca.pem')))
