@@ -20,7 +20,15 @@ import {
 } from 'node:http2'
 import type { Server } from 'node:net'
 import { X509Certificate, createPrivateKey } from 'node:crypto'
-import { UsageError, flag, list, str, type Command, type RunArgs } from '@outpost/command'
+import {
+  UsageError,
+  flag,
+  list,
+  str,
+  type Command,
+  type RunArgs,
+  untilSignal,
+} from '@outpost/command'
 import { StaticCertificateSource, certificatesFromPem } from './certificates.ts'
 import { LocalSigner, schemesForKey } from './local-signer.ts'
 import { createTlsServer } from './node/server.ts'
@@ -120,6 +128,10 @@ async function run(args: RunArgs): Promise<number> {
     res.end(body)
   })
   http1.keepAliveTimeout = 5000
+  // node:http starts its per-connection bookkeeping (headersTimeout, requestTimeout,
+  // keep-alive expiry: the defences against slow clients) on 'listening'. This server
+  // never listens itself: connections are handed to it, so it is told once here.
+  http1.emit('listening')
   const sessions = new WeakMap<Http2Session, TlsConnection>()
   let arriving: TlsConnection | undefined
   const http2 = createHttp2Server()
@@ -150,8 +162,9 @@ async function run(args: RunArgs): Promise<number> {
   args.out.write(`outpost tls-demo listening on https://${listen.host}:${port}/\n`)
 
   const echoOpt = str(args, 'echo-port')
+  let echo: Server | undefined
   if (echoOpt !== undefined) {
-    const echo = createTlsServer(config, (conn) => {
+    echo = createTlsServer(config, (conn) => {
       conn.pipe(conn)
     })
     echo.on('tlsClientError', () => undefined)
@@ -161,11 +174,13 @@ async function run(args: RunArgs): Promise<number> {
       `outpost tls-demo echo on ${listen.host}:${typeof ea === 'object' && ea ? ea.port : echoOpt}\n`,
     )
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
+  await untilSignal()
   server.close()
+  echo?.close()
+  // Keep-alive and half-open connections must not hold the process after a stop signal.
+  http1.closeAllConnections()
+  http1.close()
+  http2.close()
   return 0
 }
 
