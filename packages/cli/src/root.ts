@@ -2,7 +2,7 @@
 import type { Command } from '@outpost/command'
 import { keyserverCommand, auditCommand } from '@outpost/keyserver/cli'
 import { pkiCommand } from '@outpost/pki/cli'
-import { tlsDemoCommand } from '@outpost/tls/cli'
+import { tlsDemoCommand } from './tls-demo.ts'
 import { screenCommand, listsCommand } from '@outpost/screening/cli'
 import { edgeCommand } from '@outpost/edge/cli'
 import { keylessCommand } from '@outpost/keyless/cli'

@@ -24,7 +24,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { execFileSync } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { tlsDemoCommand } from '@outpost/tls/cli'
+import { tlsDemoCommand } from '@outpost/cli/tls-demo'
 import { writeTestPki, type CertSet } from '../test/interop/test-pki.ts'
 import {
   spawnServer,

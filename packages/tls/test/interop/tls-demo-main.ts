@@ -7,7 +7,7 @@
  *   node packages/tls/test/interop/tls-demo-main.ts tls-demo --listen 127.0.0.1:0 ...
  */
 import { runCommand } from '@outpost/command'
-import { tlsDemoCommand } from '@outpost/tls/cli'
+import { tlsDemoCommand } from '@outpost/cli/tls-demo'
 
 process.exitCode = await runCommand(
   { name: 'outpost', summary: 'tls-demo only', subcommands: [tlsDemoCommand] },

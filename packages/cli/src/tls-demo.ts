@@ -3,8 +3,8 @@
  * the conformance runs (real clients, tlsfuzzer, h2load). HTTP/1.1 through
  * node:http and HTTP/2 through node:http2 (chosen by ALPN); `GET /` answers 200
  * with the negotiated parameters. With `--key-server` the private key stays on
- * a key server and signatures go over keyless (imported lazily, so the TLS core
- * never depends on it).
+ * a key server and signatures go over keyless. It lives in the CLI package, the
+ * composition root, so that @outpost/tls never depends on @outpost/keyless.
  */
 import { readFileSync } from 'node:fs'
 import {
@@ -29,12 +29,17 @@ import {
   type RunArgs,
   untilSignal,
 } from '@outpost/command'
-import { StaticCertificateSource, certificatesFromPem } from './certificates.ts'
-import { LocalSigner, schemesForKey } from './local-signer.ts'
-import { createTlsServer } from './node/server.ts'
-import type { TlsConnection } from './node/connection.ts'
-import type { TlsServerConfig } from './server/config.ts'
-import type { Signer } from './signer.ts'
+import {
+  StaticCertificateSource,
+  certificatesFromPem,
+  LocalSigner,
+  schemesForKey,
+  createTlsServer,
+  type TlsConnection,
+  type TlsServerConfig,
+  type Signer,
+} from '@outpost/tls'
+import { KeylessClient, RemoteSigner, skiOf } from '@outpost/keyless'
 
 function hostPort(s: string, what: string): { host: string; port: number } {
   const i = s.lastIndexOf(':')
@@ -45,14 +50,13 @@ function hostPort(s: string, what: string): { host: string; port: number } {
   return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port }
 }
 
-async function remoteSigners(args: RunArgs, chains: Uint8Array[][]): Promise<Signer[]> {
+function remoteSigners(args: RunArgs, chains: Uint8Array[][]): Signer[] {
   const ks = hostPort(str(args, 'key-server', true), 'key-server')
   const caFile = str(args, 'key-server-ca', true)
   const certFile = str(args, 'client-cert', true)
   const keyFile = str(args, 'client-key', true)
-  const keyless = await import('@outpost/keyless')
   const key = readFileSync(keyFile)
-  const client = new keyless.KeylessClient({
+  const client = new KeylessClient({
     servers: [{ host: ks.host, port: ks.port }],
     ca: readFileSync(caFile),
     cert: readFileSync(certFile),
@@ -61,9 +65,9 @@ async function remoteSigners(args: RunArgs, chains: Uint8Array[][]): Promise<Sig
   key.fill(0)
   return chains.map((chain) => {
     const leaf = new X509Certificate(chain[0] as Uint8Array)
-    return new keyless.RemoteSigner({
+    return new RemoteSigner({
       client,
-      ski: keyless.skiOf(leaf.publicKey),
+      ski: skiOf(leaf.publicKey),
       schemes: schemesForKey(leaf.publicKey),
     })
   })
@@ -91,7 +95,7 @@ async function run(args: RunArgs): Promise<number> {
   })
   let signers: Signer[]
   if (str(args, 'key-server') !== undefined) {
-    signers = await remoteSigners(args, chains)
+    signers = remoteSigners(args, chains)
   } else {
     if (keyFiles.length !== certFiles.length) {
       throw new UsageError(
