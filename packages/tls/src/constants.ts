@@ -2,6 +2,7 @@
  * TLS 1.3 code points (RFC 8446 §4, §B.3; IANA TLS registries). `as const`
  * objects, not enums, because enums do not survive type stripping.
  */
+import { nameLookup } from '@outpost/wire'
 
 /** RFC 8446 §4.2.3 SignatureScheme. */
 export const SignatureScheme = {
@@ -24,12 +25,8 @@ export const SignatureScheme = {
 } as const
 export type SignatureScheme = (typeof SignatureScheme)[keyof typeof SignatureScheme]
 
-const schemeNames = new Map<number, string>(Object.entries(SignatureScheme).map(([k, v]) => [v, k]))
-
 /** A readable name for logs, e.g. "ecdsa_secp256r1_sha256" or "0x1234". */
-export function nameOfSignatureScheme(v: number): string {
-  return schemeNames.get(v) ?? `0x${v.toString(16).padStart(4, '0')}`
-}
+export const nameOfSignatureScheme: (v: number) => string = nameLookup(SignatureScheme, 4)
 
 /** The hash a TLS 1.3 signature scheme uses, as a node:crypto digest name; undefined for EdDSA. */
 export function hashOfSignatureScheme(s: number): 'sha256' | 'sha384' | 'sha512' | undefined {
@@ -142,12 +139,8 @@ export const AlertDescription = {
 } as const
 export type AlertDescription = (typeof AlertDescription)[keyof typeof AlertDescription]
 
-const alertNames = new Map<number, string>(Object.entries(AlertDescription).map(([k, v]) => [v, k]))
-
 /** A readable name for logs, e.g. "IllegalParameter" or "0x99". */
-export function nameOfAlert(v: number): string {
-  return alertNames.get(v) ?? `0x${v.toString(16).padStart(2, '0')}`
-}
+export const nameOfAlert: (v: number) => string = nameLookup(AlertDescription, 2)
 
 /** RFC 8446 §B.4 cipher suites. */
 export const CipherSuite = {
@@ -159,11 +152,7 @@ export const CipherSuite = {
 } as const
 export type CipherSuite = (typeof CipherSuite)[keyof typeof CipherSuite]
 
-const suiteNames = new Map<number, string>(Object.entries(CipherSuite).map(([k, v]) => [v, k]))
-
-export function nameOfCipherSuite(v: number): string {
-  return suiteNames.get(v) ?? `0x${v.toString(16).padStart(4, '0')}`
-}
+export const nameOfCipherSuite: (v: number) => string = nameLookup(CipherSuite, 4)
 
 /** RFC 8446 §4.2.7 NamedGroup, plus draft-ietf-tls-ecdhe-mlkem's X25519MLKEM768. */
 export const NamedGroup = {
@@ -178,11 +167,7 @@ export const NamedGroup = {
 } as const
 export type NamedGroup = (typeof NamedGroup)[keyof typeof NamedGroup]
 
-const groupNames = new Map<number, string>(Object.entries(NamedGroup).map(([k, v]) => [v, k]))
-
-export function nameOfNamedGroup(v: number): string {
-  return groupNames.get(v) ?? `0x${v.toString(16).padStart(4, '0')}`
-}
+export const nameOfNamedGroup: (v: number) => string = nameLookup(NamedGroup, 4)
 
 /** RFC 8446 §4.2.1 versions. */
 export const ProtocolVersion = { TLS12: 0x0303, TLS13: 0x0304 } as const

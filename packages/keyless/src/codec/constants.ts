@@ -4,6 +4,7 @@
  * do not survive type stripping. Values ≥ 0x40 (opcodes, tags) and ≥ 0x80 (error
  * codes) are Outpost extensions; everything below is the existing v1 registry.
  */
+import { nameLookup } from '@outpost/wire'
 
 /** Operation codes carried in the Opcode item (tag 0x11). */
 export const Op = {
@@ -86,19 +87,14 @@ export const ErrorCode = {
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
-function namer(table: Record<string, number>, width: number): (v: number) => string {
-  const names = new Map<number, string>(Object.entries(table).map(([k, v]) => [v, k]))
-  return (v) => names.get(v) ?? `0x${v.toString(16).padStart(width, '0')}`
-}
-
 /** A readable name for logs: `nameOfOp(0x15)` is "EcdsaSignSha256", unknown values print as hex. */
-export const nameOfOp: (v: number) => string = namer(Op, 2)
+export const nameOfOp: (v: number) => string = nameLookup(Op, 2)
 
 /** A readable name for logs: `nameOfTag(0x04)` is "Ski". */
-export const nameOfTag: (v: number) => string = namer(Tag, 2)
+export const nameOfTag: (v: number) => string = nameLookup(Tag, 2)
 
 /** A readable name for logs: `nameOfErrorCode(0x02)` is "KeyNotFound". */
-export const nameOfErrorCode: (v: number) => string = namer(ErrorCode, 2)
+export const nameOfErrorCode: (v: number) => string = nameLookup(ErrorCode, 2)
 
 const knownTags: ReadonlySet<number> = new Set(Object.values(Tag))
 
