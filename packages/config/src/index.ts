@@ -12,4 +12,4 @@
  */
 export { loadConfig, validateConfig, parseConfigText, ConfigError } from './load.ts'
 export type { LoadOptions } from './load.ts'
-export { hostPort } from './schemas.ts'
+export { hostPort, splitHostPort } from './schemas.ts'

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { loadConfig, ConfigError } from './load.ts'
-import { hostPort } from './schemas.ts'
+import { hostPort, splitHostPort } from './schemas.ts'
 
 const Schema = z
   .object({
@@ -58,4 +58,10 @@ test('hostPort rejects ports above 65535 and bare hosts', () => {
   assert.equal(hostPort.safeParse('127.0.0.1:65536').success, false)
   assert.equal(hostPort.safeParse('localhost').success, false)
   assert.equal(hostPort.safeParse('[::1]:443').success, true)
+})
+
+test('splitHostPort() splits names, IPv4 and bracketed IPv6', () => {
+  assert.deepEqual(splitHostPort('127.0.0.1:2407'), { host: '127.0.0.1', port: 2407 })
+  assert.deepEqual(splitHostPort('keys.example:0'), { host: 'keys.example', port: 0 })
+  assert.deepEqual(splitHostPort('[::1]:443'), { host: '::1', port: 443 })
 })

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { dirname } from 'node:path'
-import { validateConfig } from '@outpost/config'
+import { validateConfig, splitHostPort } from '@outpost/config'
 import { createCa, issueServerCert, type Issued } from '@outpost/pki'
 import { loadLists, ScreeningIndex } from '@outpost/screening'
 import {
@@ -83,13 +83,8 @@ export interface StartControlOptions {
   readonly bootstrapToken?: boolean
 }
 
-function split(hp: string): { host: string; port: number } {
-  const i = hp.lastIndexOf(':')
-  return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) }
-}
-
 function listen(server: Server, hp: string): Promise<AddressInfo> {
-  const { host, port } = split(hp)
+  const { host, port } = splitHostPort(hp)
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => {

@@ -9,6 +9,7 @@
  * listener is rebound, so no connection is dropped. Listen addresses and the
  * cache directory are read only at start.
  */
+import { splitHostPort } from '@outpost/config'
 import http from 'node:http'
 import type { AddressInfo, Server } from 'node:net'
 import { AccessLog } from './access-log.ts'
@@ -117,7 +118,7 @@ export async function startEdge(
     onError,
   })
   const server = new EdgeServer({ handler, state: () => state, onError })
-  const [host, port] = splitHostPort(config.listen)
+  const { host, port } = splitHostPort(config.listen)
   let listener: Server
   if (config.plaintext) {
     listener = await server.listenPlain(host, port)
@@ -234,13 +235,8 @@ export async function startEdge(
   }
 }
 
-function splitHostPort(s: string): [string, number] {
-  const i = s.lastIndexOf(':')
-  return [s.slice(0, i).replace(/^\[|\]$/g, ''), Number(s.slice(i + 1))]
-}
-
 async function listen(server: Server, hostPort: string): Promise<void> {
-  const [host, port] = splitHostPort(hostPort)
+  const { host, port } = splitHostPort(hostPort)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => {

@@ -8,7 +8,7 @@ import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname } from 'node:path'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
-import { validateConfig } from '@outpost/config'
+import { validateConfig, splitHostPort } from '@outpost/config'
 import { nodeIdentityFromCert } from '@outpost/pki'
 import pino, { type Logger } from 'pino'
 import { serveConnection, type PeerInfo } from './_keyless.ts'
@@ -81,11 +81,6 @@ const connectionRefusals: Partial<Record<string, string>> = {
   'unexpected-opcode': 'UnexpectedOpcode',
   busy: 'Busy',
   'format-error': 'Format',
-}
-
-function splitHostPort(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':')
-  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) }
 }
 
 /**

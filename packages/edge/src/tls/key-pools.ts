@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { splitHostPort } from '@outpost/config'
 import { KeylessClient } from '@outpost/keyless'
 import type { EdgeConfig } from '../config.ts'
 
@@ -49,11 +50,7 @@ export function buildKeyPools(
         out.set(name, prev)
         continue
       }
-      const servers = pool.servers.map((hp) => {
-        const i = hp.lastIndexOf(':')
-        const host = hp.slice(0, i).replace(/^\[|\]$/g, '')
-        return { host, port: Number(hp.slice(i + 1)) }
-      })
+      const servers = pool.servers.map(splitHostPort)
       const client = new KeylessClient({
         servers,
         ca,
