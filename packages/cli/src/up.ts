@@ -111,8 +111,8 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
     mkdirSync(join(dir, 'sites'), { recursive: true })
     writeFileSync(siteChain, site.certPem + readFileSync(pki.caFile, 'utf8'))
   }
-  const chainPem = readFileSync(siteChain)
-  const ski = toHex(skiOf(new X509Certificate(chainPem).publicKey))
+  const siteKey = new X509Certificate(readFileSync(siteChain)).publicKey
+  const ski = toHex(skiOf(siteKey))
 
   const origin = await startOrigin(o.originPort)
   const edgeToken = randomBytes(32).toString('hex')
@@ -184,11 +184,9 @@ export async function up(o: UpOptions): Promise<LocalDeployment> {
   const ks = `${keyServer.address.host}:${keyServer.address.port}`
   const ca = rel(pki.caFile)
   const sig = rel(join(dir, 'demo.sig'))
-  const pub = rel(join(dir, 'sites', 'localhost.pub.pem'))
-  writeFileSync(
-    join(dir, 'sites', 'localhost.pub.pem'),
-    new X509Certificate(chainPem).publicKey.export({ type: 'spki', format: 'pem' }),
-  )
+  const pubFile = join(dir, 'sites', 'localhost.pub.pem')
+  writeFileSync(pubFile, siteKey.export({ type: 'spki', format: 'pem' }))
+  const pub = rel(pubFile)
   const lines = [
     `Outpost is up on 127.0.0.1 (state in ${rel(dir)}).`,
     `key server: ${ks} (mTLS; dev mode, auto-unsealed)   metrics: http://127.0.0.1:${o.metricsPort}/metrics`,
