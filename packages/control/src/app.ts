@@ -6,7 +6,7 @@ import { createHash, randomBytes, type KeyObject } from 'node:crypto'
 import { ctEqual } from '@outpost/wire'
 import { z } from 'zod'
 import { nodeIdentityFromCert } from '@outpost/pki'
-import type { ScreeningIndex, ScreeningQuery } from '@outpost/screening'
+import { renderMatches, type ScreeningIndex, type ScreeningQuery } from '@outpost/screening'
 import { ControlError } from './errors.ts'
 import type { Ctx, Principal, Route, Scope } from './http/router.ts'
 import {
@@ -199,14 +199,6 @@ export async function currentBundle(app: App): Promise<SignedBundle> {
 
 // ---- screening ----
 
-function renderMatches(index: ScreeningIndex, q: ScreeningQuery): { matches: unknown[] } {
-  return {
-    matches: index
-      .screen(q)
-      .map((m) => ({ id: m.id, name: m.name, score: m.score, decision: m.decision })),
-  }
-}
-
 function listVersions(index: ScreeningIndex): string[] {
   return index.versions.map((v) => `${v.list}@${v.date}:${v.sha256.slice(0, 12)}`)
 }
@@ -219,7 +211,7 @@ export async function screenOrg(app: App, who: string, org: Org): Promise<Review
   const index = app.screening
   if (index === undefined) return undefined
   const q: ScreeningQuery = { name: org.name, type: org.type, country: org.country }
-  const { matches } = renderMatches(index, q)
+  const { matches } = renderMatches(index.screen(q))
   if (matches.length === 0) return undefined
   const review: Review = {
     id: `rev_${randomBytes(6).toString('hex')}`,
@@ -851,12 +843,14 @@ export function operatorRoutes(app: App): Route[] {
             'Cannot screen: no sanctions lists are loaded (screening.listsDir)',
           )
         const q = body(c, ScreenQuery)
-        return renderMatches(app.screening, {
-          name: q.name,
-          type: q.type,
-          ...(q.country !== undefined ? { country: q.country } : {}),
-          ...(q.dob !== undefined ? { dob: q.dob } : {}),
-        })
+        return renderMatches(
+          app.screening.screen({
+            name: q.name,
+            type: q.type,
+            ...(q.country !== undefined ? { country: q.country } : {}),
+            ...(q.dob !== undefined ? { dob: q.dob } : {}),
+          }),
+        )
       },
     },
     {

@@ -32,7 +32,7 @@ export {
   type Decision,
   type FeatureContribution,
 } from './matcher.ts'
-export { parseQuery, screenLines } from './screen-stream.ts'
+export { parseQuery, renderMatches, screenLines } from './screen-stream.ts'
 export {
   ScreeningService,
   entryHash,

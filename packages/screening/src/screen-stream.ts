@@ -45,7 +45,15 @@ export function parseQuery(v: unknown): ScreeningQuery {
   }
 }
 
-function render(matches: readonly Match[], explain: boolean): unknown {
+/**
+ * The screening result contract shared by `outpost screen --format jsonl` and the
+ * control plane's `POST /v1/screen`: `{ matches: [{ id, name, score, decision }] }`,
+ * best first, plus each match's evidence when `explain` is set.
+ */
+export function renderMatches(
+  matches: readonly Match[],
+  explain = false,
+): { matches: Record<string, unknown>[] } {
   return {
     matches: matches.map((m) => ({
       id: m.id,
@@ -79,7 +87,7 @@ export async function screenLines(
         fail(`line ${queries} is not JSON (${(e as Error).message})`)
       }
       const matches = index.screen(parseQuery(parsed))
-      out = render(
+      out = renderMatches(
         options.limit !== undefined ? matches.slice(0, options.limit) : matches,
         options.explain === true,
       )
