@@ -9,7 +9,8 @@
  * digests compared in constant time, so neither the token nor its length
  * leaks through timing.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { ctEqual } from '@outpost/wire'
 import http from 'node:http'
 import type { PurgeSelector } from './cache/disk-store.ts'
 import { errorPage } from './proxy/pages.ts'
@@ -29,7 +30,7 @@ export function checkBearer(authorization: string | undefined, expected: Uint8Ar
   const presented = Buffer.from(token ?? '', 'utf8')
   const digest = createHash('sha256').update(presented).digest()
   presented.fill(0)
-  return timingSafeEqual(digest, expected) && token !== undefined
+  return ctEqual(digest, expected) && token !== undefined
 }
 
 /** Parses a purge body: exactly one non-empty selector. */
