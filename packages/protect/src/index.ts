@@ -1,0 +1,62 @@
+/**
+ * @module
+ * Attack protection for the sites behind the edge: per-zone rules, GCRA rate limits
+ * with nginx `limit_req` semantics, allow-lists, a site-wide "under attack" switch,
+ * WebCrypto proof-of-work and no-JS challenges, compact HMAC clearance tokens, escalating
+ * bans, Privacy Pass redemption, Prometheus metrics, a per-zone timeline and anomaly alerts.
+ *
+ * Pure and synchronous on the data path: `evaluate()` decides from memory.
+ *
+ * @example
+ * ```ts
+ * import { Protection } from '@outpost/protect'
+ * const protection = new Protection({ zones: { 'example.org': { rules: [] } } })
+ * const d = protection.evaluate({ zone: 'example.org', host, method, path, headers, ip })
+ * if (d.kind !== 'pass') { res.writeHead(d.status, d.headers); res.end(d.body) }
+ * ```
+ */
+export {
+  Mode,
+  Action,
+  LimitKey,
+  RateLimitSchema,
+  MatchSchema,
+  RuleSchema,
+  AllowSchema,
+  ChallengeSchema,
+  ClearanceSchema,
+  BansSchema,
+  UnderAttackSchema,
+  PrivacyPassSchema,
+  AnomalySchema,
+  ProtectionSchema,
+  EngineSchema,
+  parseProtection,
+} from './schema.ts'
+export type {
+  RateLimit,
+  Match,
+  Rule,
+  Allow,
+  Challenge,
+  Clearance,
+  Bans,
+  UnderAttack,
+  PrivacyPass,
+  Anomaly,
+  ProtectionConfig,
+  ProtectionInput,
+  EngineConfig,
+} from './schema.ts'
+export type {
+  Headers,
+  RequestFacts,
+  Reason,
+  Response,
+  Decision,
+  ActionClass,
+  AllowClass,
+  DecisionLogEntry,
+  AnomalyAlert,
+  TimelineBucket,
+} from './types.ts'
