@@ -35,6 +35,8 @@ import { secretJson, secretSlot } from './secret-json.ts'
 import type { PushResult, RevocationPusher } from './revocation.ts'
 import { lastLease, recordLease, type Store } from './store/store.ts'
 import { hexBuffer } from './stek.ts'
+import { protectionNodeRoutes } from './protection.ts'
+import { statsNodeRoutes } from './protection-stats.ts'
 
 export interface App {
   readonly store: Store
@@ -128,7 +130,7 @@ export function assertPublicChain(chain: string): void {
   }
 }
 
-async function assertPlanAllowed(
+export async function assertPlanAllowed(
   app: App,
   regionId: string,
   plan: string,
@@ -1005,5 +1007,7 @@ export function nodeRoutes(app: App): Route[] {
         return currentBundle(app)
       },
     },
+    ...protectionNodeRoutes(app, nodeOf),
+    ...statsNodeRoutes(app, nodeOf),
   ]
 }

@@ -25,6 +25,8 @@ export const ERRORS = {
   ERR_CONTROL_NODE_UNKNOWN: { status: 403, title: 'Node not registered' },
   ERR_CONTROL_ORG_BLOCKED: { status: 403, title: 'Organisation blocked by screening' },
   ERR_CONTROL_SCREENING_UNAVAILABLE: { status: 503, title: 'Screening lists not loaded' },
+  ERR_CONTROL_REFERRAL_REJECTED: { status: 403, title: 'Programme referral rejected' },
+  ERR_CONTROL_BUSY: { status: 503, title: 'Busy: try later' },
   ERR_CONTROL_INTERNAL: { status: 500, title: 'Internal error' },
 } as const
 

@@ -44,6 +44,9 @@ import { openApiDocument } from './openapi.ts'
 import { adminSocketSink, RevocationPusher, type RevocationSink } from './revocation.ts'
 import { StekSchedule } from './stek.ts'
 import { Store } from './store/store.ts'
+import { protectionRoutes } from './protection.ts'
+import { statsRoutes } from './protection-stats.ts'
+import { programmeRoutes } from './programme.ts'
 
 export interface ControlPlane {
   /** Operator API, e.g. http://127.0.0.1:8440 */
@@ -227,6 +230,9 @@ export async function startControlPlane(
     const router = new Router().add(
       ...operatorRoutes(app),
       ...dashboard.routes(),
+      ...protectionRoutes(app),
+      ...statsRoutes(app),
+      ...programmeRoutes(app),
       ...(options.routes?.(app) ?? []),
     )
     router.add({

@@ -15,6 +15,7 @@ import { sendHtml } from '../http/middleware.ts'
 import type { Ctx, Principal, Route } from '../http/router.ts'
 import { OrgCreate, type KeyPolicy, type Node, type Org, type Zone } from '../model.ts'
 import { lastLease } from '../store/store.ts'
+import { zoneSecurityRoutes } from './zone-security.ts'
 
 const COOKIE = 'outpost_session'
 const PRE = 'outpost_login_csrf'
@@ -128,6 +129,7 @@ export class Dashboard {
     const actorOf = (c: Ctx): string =>
       `${c.principal?.tokenId ?? '?'}(${c.principal?.name ?? '?'}) via dashboard`
     return [
+      ...zoneSecurityRoutes(app, { page: (c, t, b) => page(t, b, this.#csrf(c)), esc, table }),
       {
         method: 'GET',
         path: '/ui/style.css',
@@ -290,9 +292,10 @@ export class Dashboard {
             'Zones',
             table(
               ['Id', 'Organisation', 'Hostnames', 'Origin', 'Policy'],
-              zones.map((z) =>
-                [z.id, z.orgId, z.hostnames.join(', '), z.origin, z.policyId ?? ''].map(esc),
-              ),
+              zones.map((z) => [
+                `<a href="/ui/zones/${encodeURIComponent(z.id)}/security">${esc(z.id)}</a>`,
+                ...[z.orgId, z.hostnames.join(', '), z.origin, z.policyId ?? ''].map(esc),
+              ]),
             ),
             this.#csrf(c),
           ),
