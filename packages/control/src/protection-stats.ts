@@ -33,7 +33,9 @@ export const MAX_CLIENTS_PER_BATCH = 500
  * not counted as requests.
  */
 export const REJECT_ACTIONS = ['block', 'rate-limit', 'ban', 'shed'] as const
-const name = z.string().regex(/^[A-Za-z0-9*][A-Za-z0-9._:*-]{0,63}$/, 'Expected a short name')
+const name = z
+  .string()
+  .regex(/^(-|[A-Za-z0-9*][A-Za-z0-9._:*-]{0,63})$/, 'Expected a rule id, or "-" for no rule')
 const action = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'Expected an action like "block"')
 const bucket = z
   .number()
