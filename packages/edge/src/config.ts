@@ -49,6 +49,99 @@ export const KeyServerPoolSchema = z
   })
   .strict()
 
+// --- limits: attack limits (handshake budgets, signer queue, HTTP/1 and HTTP/2) ---
+
+const perSecond = z
+  .object({
+    /** Sustained rate (events per second). */
+    rate: z.number().positive(),
+    /** Events allowed back to back above the rate. */
+    burst: z.number().int().positive(),
+  })
+  .strict()
+const ms = z.number().int().positive()
+
+/**
+ * Attack limits (docs/edge.md "Attack limits"); every field has an edge-grade
+ * default, so `limits: {}` or no `limits` at all is fine.
+ */
+export const LimitsSchema = z
+  .object({
+    /** Full TLS handshakes (each costs a key exchange and a key-server signature); resumptions are exempt. */
+    handshakes: z
+      .object({
+        perIp: perSecond.default({ rate: 20, burst: 40 }),
+        /** Per IPv4 /24 and IPv6 /64. */
+        perPrefix: perSecond.default({ rate: 100, burst: 200 }),
+        /** Per site (zone), whichever of its host names was asked for. */
+        perZone: perSecond.default({ rate: 1000, burst: 2000 }),
+        /** For the whole node (HAProxy `maxsslrate`). */
+        perNode: perSecond.default({ rate: 4000, burst: 8000 }),
+        /** Addresses and prefixes remembered (least recently seen forgotten first). */
+        maxTrackedKeys: z.number().int().positive().default(100_000),
+      })
+      .strict()
+      .prefault({}),
+    /** The queue in front of each key-server pool: beyond it, handshakes are shed at once. */
+    signer: z
+      .object({
+        maxInFlight: z.number().int().positive().default(256),
+        maxQueued: z.number().int().nonnegative().default(512),
+        /** A queued signature that has not started by then is shed. */
+        queueDeadlineMs: ms.default(250),
+      })
+      .strict()
+      .prefault({}),
+    http1: z
+      .object({
+        /** Whole request head must arrive within this (Node default 60 s). */
+        headersTimeoutMs: ms.default(15_000),
+        /** Whole request must arrive within this (Node default 300 s). */
+        requestTimeoutMs: ms.default(60_000),
+        keepAliveTimeoutMs: ms.default(5_000),
+        /** Requests per connection before it is closed (0: unlimited). */
+        maxRequestsPerSocket: z.number().int().nonnegative().default(1000),
+        /** How often the timeouts above are checked (Node default 30 s). */
+        checkIntervalMs: ms.default(1_000),
+      })
+      .strict()
+      .prefault({}),
+    http2: z
+      .object({
+        /** SETTINGS_MAX_CONCURRENT_STREAMS (nginx: 128; Node default 2^32-1). */
+        maxConcurrentStreams: z.number().int().positive().default(128),
+        /** nghttp2's rapid-reset limit (CVE-2023-44487): burst and refill per second. */
+        streamResetBurst: z.number().int().positive().default(100),
+        streamResetRate: z.number().int().positive().default(10),
+        /** SETTINGS_MAX_HEADER_LIST_SIZE in bytes. */
+        maxHeaderListSize: z.number().int().positive().default(32_768),
+        /** Streams the client cancels before any response, per connection, before GOAWAY. */
+        maxEarlyResets: z.number().int().positive().default(50),
+        /** SETTINGS and PING frames per second per connection before GOAWAY. */
+        maxControlFramesPerSecond: z.number().int().positive().default(100),
+        /** Close an HTTP/2 session idle this long. */
+        idleTimeoutMs: ms.default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Drop a client that has not taken written data for this long (slow read). */
+    writeTimeoutMs: ms.default(30_000),
+    perIp: z
+      .object({
+        /** Open visitor connections per client IP. */
+        maxConnections: z.number().int().positive().default(256),
+        /** New HTTP/2 streams per client IP, over all its connections and reconnections. */
+        newStreams: perSecond.default({ rate: 200, burst: 400 }),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+
+export type EdgeLimits = z.infer<typeof LimitsSchema>
+
+// --- end limits ---
+
 export const EdgeConfigSchema = z
   .object({
     listen: hostPort.default('127.0.0.1:8443'),
@@ -112,6 +205,8 @@ export const EdgeConfigSchema = z
       })
       .strict()
       .default({ rotateSeconds: 3600, keepSeconds: 64800 }),
+    /** Attack limits (see LimitsSchema). */
+    limits: LimitsSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -14,6 +14,10 @@ export class EdgeMetrics {
   readonly handshakeFailures: Counter<'reason'>
   readonly keylessLatency: Histogram<'result'>
   readonly keylessErrors: Counter<'code'>
+  /** Attack limits: full handshakes refused before signing, by reason (docs/edge.md "Attack limits"). */
+  readonly handshakeShed: Counter<'reason'>
+  /** Attack limits: HTTP connections, streams or sessions cut by a limit, by reason. */
+  readonly httpLimits: Counter<'reason'>
   #hits = 0
   #lookups = 0
 
@@ -87,6 +91,18 @@ export class EdgeMetrics {
       labelNames: ['code'],
       registers,
     })
+    this.handshakeShed = new Counter({
+      name: 'outpost_edge_tls_handshake_shed_total',
+      help: 'Full TLS handshakes shed before or instead of signing, by reason (ip_budget, prefix_budget, zone_budget, node_budget, signer_queue_full, signer_deadline)',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.httpLimits = new Counter({
+      name: 'outpost_edge_http_limit_total',
+      help: 'HTTP connections, streams or sessions cut by an attack limit, by reason',
+      labelNames: ['reason'],
+      registers,
+    })
   }
 
   /** Records one finished request. */
@@ -135,6 +151,12 @@ export class InstrumentedSigner implements Signer {
       end({ result: 'ok' })
       return sig
     } catch (e) {
+      const shed = (e as { shedReason?: unknown }).shedReason
+      if (typeof shed === 'string') {
+        // Refused by the edge's own signer queue: no key-server work happened.
+        this.#m.handshakeShed.inc({ reason: shed })
+        throw e
+      }
       end({ result: 'error' })
       const code = (e as { code?: unknown }).code
       this.#m.keylessErrors.inc({ code: typeof code === 'string' ? code : 'unknown' })

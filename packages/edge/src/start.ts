@@ -24,6 +24,7 @@ import { RequestHandler, type RequestRecord } from './proxy/handler.ts'
 import { buildState, retireState, type BuildOptions, type DataPlaneState } from './proxy/sites.ts'
 import { createTlsServer, type TlsServerConfig } from '@outpost/tls'
 import { EdgeCertificateSource } from './tls/certificates.ts'
+import { HandshakeAdmission } from './tls/admission.ts'
 import type { KeyPoolOptions } from './tls/key-pools.ts'
 import { MemoryStekProvider } from './stek.ts'
 
@@ -117,15 +118,33 @@ export async function startEdge(
     },
     onError,
   })
-  const server = new EdgeServer({ handler, state: () => state, onError })
+  const server = new EdgeServer({
+    handler,
+    state: () => state,
+    onError,
+    limits: config.limits,
+    onLimit: (reason) => {
+      metrics.httpLimits.inc({ reason })
+    },
+  })
   const { host, port } = splitHostPort(config.listen)
   let listener: Server
   if (config.plaintext) {
     listener = await server.listenPlain(host, port)
   } else {
+    const certificates = new EdgeCertificateSource(() => state.certificates)
+    // Budgets on full handshakes, before key exchange and signing (docs/edge.md "Attack limits").
+    const admission = new HandshakeAdmission({
+      limits: config.limits.handshakes,
+      zoneOf: (name) => certificates.zoneOf(name),
+      onShed: (reason) => {
+        metrics.handshakeShed.inc({ reason })
+      },
+    })
     listener = createTlsServer(
       {
-        certificates: new EdgeCertificateSource(() => state.certificates),
+        certificates,
+        admit: admission.admit,
         alpnProtocols: ['h2', 'http/1.1'],
         stekProvider: steks,
         ...options.tls,

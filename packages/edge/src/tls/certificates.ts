@@ -26,6 +26,8 @@ import type { KeyPool } from './key-pools.ts'
 export interface SiteCertificate {
   readonly chain: readonly Uint8Array[]
   readonly signer: Signer
+  /** The site's first host name: the key of its per-zone handshake budget. */
+  readonly zone: string
 }
 
 /**
@@ -65,9 +67,11 @@ export function buildSiteCertificates(
       )
     }
     const signer = wrap(
-      new RemoteSigner({ client: pool.client, ski, schemes: schemesForKey(leaf.publicKey) }),
+      pool.queue.wrap(
+        new RemoteSigner({ client: pool.client, ski, schemes: schemesForKey(leaf.publicKey) }),
+      ),
     )
-    const entry: SiteCertificate = { chain, signer }
+    const entry: SiteCertificate = { chain, signer, zone: site.hosts[0] ?? '' }
     for (const h of site.hosts) out.set(h, entry)
   })
   return out
@@ -84,9 +88,7 @@ export class EdgeCertificateSource implements CertificateSource {
   select(q: CertificateQuery): CertificateSelection | undefined {
     const name = q.serverName
     if (name === undefined) return undefined
-    const map = this.#current()
-    const dot = name.indexOf('.')
-    const site = map.get(name) ?? (dot === -1 ? undefined : map.get(`*${name.slice(dot)}`))
+    const site = this.#lookup(name)
     if (site === undefined) return undefined
     if (!site.signer.schemes.some((s) => q.signatureSchemes.includes(s))) {
       throw new PeerIncompatibleError(
@@ -95,5 +97,16 @@ export class EdgeCertificateSource implements CertificateSource {
       )
     }
     return { chain: site.chain, signer: site.signer }
+  }
+
+  /** The zone (site) serving `serverName`, for per-zone handshake budgets. */
+  zoneOf(serverName: string): string | undefined {
+    return this.#lookup(serverName)?.zone
+  }
+
+  #lookup(name: string): SiteCertificate | undefined {
+    const map = this.#current()
+    const dot = name.indexOf('.')
+    return map.get(name) ?? (dot === -1 ? undefined : map.get(`*${name.slice(dot)}`))
   }
 }

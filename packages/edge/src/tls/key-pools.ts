@@ -7,18 +7,24 @@
  * The node's mTLS key is read into a Buffer, handed to the client as a copy
  * (which the client zeroises after loading it into its TLS context), and our
  * Buffer is zeroised at once.
+ *
+ * Each pool has a bounded SignerQueue (config `limits.signer`): a flood sheds
+ * at the edge instead of queueing key-server work without bound.
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { splitHostPort } from '@outpost/config'
 import { KeylessClient } from '@outpost/keyless'
 import type { EdgeConfig } from '../config.ts'
+import { SignerQueue } from './signer-queue.ts'
 
 export interface KeyPool {
   readonly name: string
   /** Identifies config + file contents; equal fingerprints reuse the client. */
   readonly fingerprint: string
   readonly client: KeylessClient
+  /** Bounds signatures in flight and waiting for this pool. */
+  readonly queue: SignerQueue
 }
 
 export interface KeyPoolOptions {
@@ -26,6 +32,8 @@ export interface KeyPoolOptions {
   readonly connectTimeoutMs?: number
   readonly reconnectBaseMs?: number
   readonly reconnectMaxMs?: number
+  /** The node's mTLS key from memory (node mode; `keyFile` is then not read). Returns a copy. */
+  readonly clientKey?: (pool: string) => Buffer | undefined
 }
 
 export function buildKeyPools(
@@ -37,10 +45,11 @@ export function buildKeyPools(
   for (const [name, pool] of Object.entries(config.keyServers)) {
     const ca = readFileSync(pool.caFile, 'utf8')
     const cert = readFileSync(pool.certFile, 'utf8')
-    const key = readFileSync(pool.keyFile)
+    const key = options.clientKey?.(name) ?? readFileSync(pool.keyFile)
     try {
       const fingerprint = createHash('sha256')
         .update(JSON.stringify(pool))
+        .update(JSON.stringify(config.limits.signer))
         .update(ca)
         .update(cert)
         .update(key)
@@ -61,7 +70,7 @@ export function buildKeyPools(
         reconnectBaseMs: options.reconnectBaseMs ?? 250,
         reconnectMaxMs: options.reconnectMaxMs ?? 10_000,
       })
-      out.set(name, { name, fingerprint, client })
+      out.set(name, { name, fingerprint, client, queue: new SignerQueue(config.limits.signer) })
     } finally {
       key.fill(0)
     }

@@ -14,7 +14,12 @@
 import { Duplex } from 'node:stream'
 import { isIPv4, isIPv6, type AddressInfo, type Socket } from 'node:net'
 import { ServerConnection, type ConnectionInfo } from '../server/machine.ts'
-import { resolveConfig, type ResolvedConfig, type TlsServerConfig } from '../server/config.ts'
+import {
+  forPeer,
+  resolveConfig,
+  type ResolvedConfig,
+  type TlsServerConfig,
+} from '../server/config.ts'
 import { ConnectionClosedError } from '../errors.ts'
 
 type WriteCallback = (error?: Error | null) => void
@@ -40,7 +45,11 @@ export class TlsConnection extends Duplex {
   constructor(socket: Socket, config: TlsServerConfig | ResolvedConfig) {
     super({ allowHalfOpen: true })
     this.#socket = socket
-    this.#config = 'cookieKey' in config ? config : resolveConfig(config)
+    // The admission hook (if any) sees the peer address.
+    this.#config = forPeer(
+      'cookieKey' in config ? config : resolveConfig(config),
+      socket.remoteAddress,
+    )
     this.#conn = new ServerConnection(this.#config)
     socket.on('data', (d: Uint8Array) => {
       this.#conn.receive(d)

@@ -17,6 +17,19 @@ export type RecordPaddingPolicy =
   /** Pad the inner plaintext to a multiple of `blockBytes` (capped at 2^14 + 1). */
   | { readonly blockBytes: number }
 
+/** What a handshake admission hook sees (after PSK processing, before key exchange). */
+export interface HandshakeAdmissionInfo {
+  /** The SNI host name; certificate selection has already accepted it. */
+  readonly serverName: string | undefined
+  /** True when a PSK ticket was accepted: no signature will be needed. */
+  readonly resumed: boolean
+  /** The peer's address as the transport reports it (Node adapter: socket.remoteAddress). */
+  readonly peer: string | undefined
+}
+
+/** Returns undefined to admit the handshake, or a short reason to refuse it. */
+export type HandshakeAdmit = (info: HandshakeAdmissionInfo) => string | undefined
+
 export interface TlsServerConfig {
   /** Picks the certificate chain and signer per ClientHello. */
   readonly certificates: CertificateSource
@@ -41,6 +54,12 @@ export interface TlsServerConfig {
   readonly random?: (bytes: number) => Uint8Array
   /** Clock in ms for ticket ages; default Date.now. */
   readonly now?: () => number
+  /**
+   * Handshake admission (budgets against ClientHello floods): called once per
+   * handshake after certificate selection and PSK processing, before any key
+   * exchange or signature. A reason refuses with handshake_failure.
+   */
+  readonly admit?: HandshakeAdmit
 }
 
 export interface ResolvedConfig {
@@ -58,6 +77,9 @@ export interface ResolvedConfig {
   readonly now: () => number
   /** HMAC key for HelloRetryRequest cookies; lives as long as the config. */
   readonly cookieKey: Uint8Array
+  readonly admit: HandshakeAdmit | undefined
+  /** The connection's peer address, set per connection by `forPeer` when `admit` is configured. */
+  readonly peer?: string
 }
 
 const cache = new WeakMap<TlsServerConfig, ResolvedConfig>()
@@ -95,7 +117,17 @@ export function resolveConfig(config: TlsServerConfig): ResolvedConfig {
     random: config.random ?? ((n) => randomBytes(n)),
     now: config.now ?? Date.now,
     cookieKey: new Uint8Array(randomBytes(32)),
+    admit: config.admit,
   }
   cache.set(config, resolved)
   return resolved
+}
+
+/**
+ * The per-connection view of a resolved config that carries the peer address
+ * for `admit`; the shared config itself when there is no admission hook.
+ */
+export function forPeer(resolved: ResolvedConfig, peer: string | undefined): ResolvedConfig {
+  if (resolved.admit === undefined || peer === undefined) return resolved
+  return { ...resolved, peer }
 }

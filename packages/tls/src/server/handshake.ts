@@ -180,6 +180,25 @@ export function handleClientHello(
     return helloRetryRequest(ch, exts, msg, suite, group, io)
   }
 
+  // Admission (edge budgets against ClientHello floods): once per handshake, after
+  // certificate selection and PSK processing, before any key exchange or signing.
+  // RFC 8446 §6.2 has no "busy" alert; handshake_failure ("unable to negotiate an
+  // acceptable set of security parameters given the options available") says "not
+  // now, not with these options" without blaming the peer's protocol use, unlike
+  // internal_error, which reports our own fault and invites an immediate retry.
+  const refused = cfg.admit?.({
+    serverName: exts.serverName,
+    resumed: resumption !== undefined,
+    peer: cfg.peer,
+  })
+  if (refused !== undefined) {
+    resumption?.psk.fill(0)
+    throw new PeerIncompatibleError(
+      AlertDescription.HandshakeFailure,
+      `Cannot admit handshake: ${refused}`,
+    )
+  }
+
   const negotiated: Negotiated = {
     suite,
     group: share.group as NamedGroup,
