@@ -60,3 +60,16 @@ export type {
   AnomalyAlert,
   TimelineBucket,
 } from './types.ts'
+export { Protection, safeReturn } from './engine.ts'
+export type { ProtectionOptions } from './engine.ts'
+export { KeyRing, KEY_BYTES } from './keys.ts'
+export { Limiter, SLOT_BYTES } from './limiter.ts'
+export type { LimitParams, LimitResult } from './limiter.ts'
+export { issueClearance, verifyClearance } from './clearance.ts'
+export { Tier, issueChallenge, openChallenge, checkWork, solveWork } from './challenge.ts'
+export { AllowList, UA_CLASSES } from './allow.ts'
+export { CidrSet, prefixKey } from './ip.ts'
+export { wantsHtml } from './pages.ts'
+export { Metrics, BUCKET_MS } from './metrics.ts'
+export { tokenChallenge, TOKEN_TYPE_BLIND_RSA } from './privacypass.ts'
+export { toNodeHandler, writeDecision } from './node.ts'
