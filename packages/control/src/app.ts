@@ -37,6 +37,8 @@ import { lastLease, recordLease, type Store } from './store/store.ts'
 import { hexBuffer } from './stek.ts'
 import { protectionNodeRoutes } from './protection.ts'
 import { statsNodeRoutes } from './protection-stats.ts'
+import type { TangServer } from '@outpost/custody'
+import { lifecycleNodeRoutes, shredNodeTang } from './node-lifecycle.ts'
 
 export interface App {
   readonly store: Store
@@ -47,6 +49,10 @@ export interface App {
   screening: ScreeningIndex | undefined
   bundleCache: SignedBundle | undefined
   readonly now: () => Date
+  /** The per-node Tang server mounted at `/tang` (node-lifecycle.ts). */
+  readonly tang?: TangServer | undefined
+  /** Listener URLs, known once both listen (told to nodes at enrolment). */
+  urls?: { readonly operator: string; readonly node: string }
 }
 
 // ---- tokens ----
@@ -309,6 +315,7 @@ export async function setNodeDead(
         ? undefined
         : { ...n, state: op === 'kill' || n.state === 'bricked' ? 'bricked' : 'revoked' },
   })
+  if (op === 'kill') await shredNodeTang(app, who, id)
   const pushed = await app.revocations.push(await revokedIds(app))
   const { enrolTokenHash: _t, ...view } = after as Node
   return { node: view, pushed }
@@ -735,7 +742,15 @@ export function operatorRoutes(app: App): Route[] {
       summary: 'Enrol a node: one-time token + CSR -> node certificate',
       scope: 'public',
       body: Enrol,
-      response: z.object({ certificatePem: z.string(), caPem: z.string() }),
+      response: z.object({
+        certificatePem: z.string(),
+        caPem: z.string(),
+        nodeApiUrl: z.string().optional(),
+        tangUrl: z.string().optional(),
+        tangThumbprint: z.string().optional(),
+        bundlePublicKeyPem: z.string(),
+        graceSeconds: z.number(),
+      }),
       handler: async (c) => {
         const b = body(c, Enrol)
         const refuse = (): never => {
@@ -767,10 +782,27 @@ export function operatorRoutes(app: App): Route[] {
               state: 'active',
               certificateSerial: issued.serial,
               certificateNotAfter: issued.notAfter,
+              unlockApproved: true, // the first boot after enrolment may unlock
             }
           },
         })
-        return { certificatePem: issued.certPem, caPem: app.ca.certPem }
+        const region = await s.get<Region>('region', node.region)
+        const signer = app.tang?.keys.ensure(node.id).find((k) => k.kind === 'es512' && !k.hidden)
+        return {
+          certificatePem: issued.certPem,
+          caPem: app.ca.certPem,
+          ...(app.urls !== undefined
+            ? {
+                nodeApiUrl: app.urls.node,
+                tangUrl: `${app.urls.operator}/tang/${node.id}`,
+              }
+            : {}),
+          ...(signer !== undefined ? { tangThumbprint: signer.thp } : {}),
+          bundlePublicKeyPem: app.bundleKey.publicKey
+            .export({ type: 'spki', format: 'pem' })
+            .toString(),
+          graceSeconds: region?.leaseGraceSeconds ?? 30,
+        }
       },
     },
     ...(['revoke', 'kill'] as const).map((op): Route => ({
@@ -1007,6 +1039,7 @@ export function nodeRoutes(app: App): Route[] {
         return currentBundle(app)
       },
     },
+    ...lifecycleNodeRoutes(app, nodeOf),
     ...protectionNodeRoutes(app, nodeOf),
     ...statsNodeRoutes(app, nodeOf),
   ]

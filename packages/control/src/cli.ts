@@ -266,6 +266,14 @@ export const ctlCommand: Command = {
         path: (p) => `/v1/nodes/${p0(p)}/kill`,
         ids: 1,
       },
+      {
+        name: 'readmit',
+        summary: 'Approve one boot unlock of a node (regions with rebootNeedsReadmission)',
+        args: 'ID',
+        method: 'POST',
+        path: (p) => `/v1/nodes/${p0(p)}/readmit`,
+        ids: 1,
+      },
     ]),
     group('tokens', 'API tokens', [
       { name: 'list', summary: 'List tokens', method: 'GET', path: () => '/v1/tokens' },

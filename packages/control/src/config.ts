@@ -37,6 +37,15 @@ export const ControlConfigSchema = z
     /** Key servers that receive the revocation list (their admin Unix sockets). */
     keyServers: z.array(z.object({ adminSocket: z.string() }).strict()).default([]),
     screening: z.object({ listsDir: z.string().optional() }).strict().default({}),
+    /**
+     * The per-node Tang server at `/tang/<nodeId>` (boot unlock of nodes). `dir` holds one
+     * key directory per node; default `tang/` beside the database file (a temporary
+     * directory, removed at close, for `:memory:`).
+     */
+    tang: z
+      .object({ enabled: z.boolean().default(true), dir: z.string().optional() })
+      .strict()
+      .default({ enabled: true }),
     bodyLimitBytes: z
       .number()
       .int()

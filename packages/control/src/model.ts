@@ -141,6 +141,8 @@ export const Node = z.object({
   enrolTokenHash: z.string().optional(),
   certificateSerial: z.string().optional(),
   certificateNotAfter: z.string().optional(),
+  /** One boot unlock (Tang recovery) is approved: set at enrolment and by re-admission, used by the unlock. */
+  unlockApproved: z.boolean().optional(),
   createdAt: z.string(),
 })
 export type Node = z.infer<typeof Node>

@@ -4,11 +4,13 @@
  * loopback; node API over mTLS with client certificates from the node CA).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createServer, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
+import { TangServer } from '@outpost/custody'
 import { validateConfig, splitHostPort } from '@outpost/config'
 import { createCa, issueServerCert, type Issued } from '@outpost/pki'
 import { loadLists, ScreeningIndex } from '@outpost/screening'
@@ -39,6 +41,7 @@ import {
   validate,
 } from './http/middleware.ts'
 import { loadNodeCa } from './node-ca.ts'
+import { handleTang, lifecycleOperatorRoutes } from './node-lifecycle.ts'
 import { Dashboard } from './dashboard/dashboard.ts'
 import { openApiDocument } from './openapi.ts'
 import { adminSocketSink, RevocationPusher, type RevocationSink } from './revocation.ts'
@@ -186,7 +189,30 @@ export async function startControlPlane(
       revocations.close()
     })
 
+    let tang: TangServer | undefined
+    if (config.tang.enabled) {
+      let dir = config.tang.dir
+      if (dir === undefined) {
+        if (config.database.url === undefined && config.database.path !== ':memory:') {
+          dir = join(dirname(config.database.path), 'tang')
+        } else {
+          const tmp = mkdtempSync(join(tmpdir(), 'outpost-tang-'))
+          closers.push(() => {
+            rmSync(tmp, { recursive: true, force: true })
+          })
+          dir = tmp
+        }
+      }
+      mkdirSync(dir, { recursive: true, mode: 0o700 })
+      const t = new TangServer({ dir, prefix: '/tang' })
+      closers.push(() => {
+        t.keys.close()
+      })
+      tang = t
+    }
+
     const app: App = {
+      tang,
       store,
       ca,
       bundleKey,
@@ -229,6 +255,7 @@ export async function startControlPlane(
     const dashboard = new Dashboard(app)
     const router = new Router().add(
       ...operatorRoutes(app),
+      ...lifecycleOperatorRoutes(app),
       ...dashboard.routes(),
       ...protectionRoutes(app),
       ...statsRoutes(app),
@@ -248,7 +275,23 @@ export async function startControlPlane(
       (await dashboard.authenticate(c)) ??
       authenticateBearer(app, c)
 
-    const http = createServer(serve({ router, middleware: chain(router, authenticate) }))
+    const operatorHandler = serve({ router, middleware: chain(router, authenticate) })
+    const http = createServer((req, res) => {
+      if (!req.url?.startsWith('/tang/')) {
+        operatorHandler(req, res)
+        return
+      }
+      handleTang(app, req, res, log).then(
+        (done) => {
+          if (!done) operatorHandler(req, res)
+        },
+        (e: unknown) => {
+          log({ level: 'error', path: '/tang', err: (e as Error).message })
+          if (!res.headersSent) res.writeHead(500).end()
+          else res.destroy()
+        },
+      )
+    })
     const addr = await listen(http, config.listen)
     closers.push(
       () =>
@@ -297,6 +340,10 @@ export async function startControlPlane(
       return { changed, reviewsOpened: (await rescreenAll(app, 'screening:list-update')).length }
     }
     const host = (a: AddressInfo): string => (a.family === 'IPv6' ? `[${a.address}]` : a.address)
+    app.urls = {
+      operator: `http://${host(addr)}:${addr.port}`,
+      node: `https://${host(nodeAddr)}:${nodeAddr.port}`,
+    }
     log({
       level: 'info',
       msg: 'control plane listening',

@@ -83,7 +83,7 @@ export async function startHarness(
           {
             host: u.hostname,
             port: u.port,
-            path: u.pathname,
+            path: u.pathname + u.search,
             method,
             cert: creds.certPem,
             key: creds.keyPem,

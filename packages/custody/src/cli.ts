@@ -104,35 +104,7 @@ Trust in the Tang advert: --thp (signing key thumbprint), --adv (saved advert), 
         'state-file': stateFileOption,
         json: { type: 'boolean', description: 'Print JSON' },
       },
-      run: (a) => {
-        const file = str(a, 'state-file') ?? DEFAULT_STATE_FILE
-        let read
-        try {
-          read = readStateFile(file)
-        } catch (e) {
-          a.err.write(`custody status: Cannot read ${file}: ${(e as Error).message}\n`)
-          return 1
-        }
-        const { status, doc } = read
-        // A serving/unlocked record whose agent is gone is stale: say so, keep the exit code
-        // of the recorded state (the next boot turns it into bricked/power_loss).
-        const alive = isRunning(doc.pid)
-        if (flag(a, 'json')) a.out.write(JSON.stringify({ ...doc, agentRunning: alive }) + '\n')
-        else {
-          const lines = [`state: ${status.state}`, `since: ${doc.since}`]
-          if (status.state === 'bricked') {
-            lines.push(`reason: ${status.reason}`)
-            if (status.seconds !== undefined) lines.push(`seconds: ${status.seconds}`)
-            if (status.detail !== undefined) lines.push(`detail: ${status.detail}`)
-          }
-          if (doc.leaseExpiresAt !== undefined) lines.push(`lease expires: ${doc.leaseExpiresAt}`)
-          lines.push(
-            `agent pid: ${doc.pid}${alive ? '' : ' (not running)'}, updated ${doc.updatedAt}`,
-          )
-          a.out.write(lines.join('\n') + '\n')
-        }
-        return STATUS_EXIT[status.state]
-      },
+      run: (a) => printStatus(str(a, 'state-file') ?? DEFAULT_STATE_FILE, flag(a, 'json'), a),
     },
     {
       name: 'tang-serve',
@@ -190,4 +162,40 @@ Trust in the Tang advert: --thp (signing key thumbprint), --adv (saved advert), 
       },
     },
   ],
+}
+
+/**
+ * Prints the state file (`--json`: the document plus `agentRunning`) and returns the
+ * state's exit code ({@link STATUS_EXIT}), 1 when the file cannot be read.
+ * `outpost custody status` and `outpost edge status` both use it.
+ */
+export function printStatus(
+  file: string,
+  json: boolean,
+  a: { out: NodeJS.WritableStream; err: NodeJS.WritableStream },
+): number {
+  let read
+  try {
+    read = readStateFile(file)
+  } catch (e) {
+    a.err.write(`status: Cannot read ${file}: ${(e as Error).message}\n`)
+    return 1
+  }
+  const { status, doc } = read
+  // A serving/unlocked record whose agent is gone is stale: say so, keep the exit code
+  // of the recorded state (the next boot turns it into bricked/power_loss).
+  const alive = isRunning(doc.pid)
+  if (json) a.out.write(JSON.stringify({ ...doc, agentRunning: alive }) + '\n')
+  else {
+    const lines = [`state: ${status.state}`, `since: ${doc.since}`]
+    if (status.state === 'bricked') {
+      lines.push(`reason: ${status.reason}`)
+      if (status.seconds !== undefined) lines.push(`seconds: ${status.seconds}`)
+      if (status.detail !== undefined) lines.push(`detail: ${status.detail}`)
+    }
+    if (doc.leaseExpiresAt !== undefined) lines.push(`lease expires: ${doc.leaseExpiresAt}`)
+    lines.push(`agent pid: ${doc.pid}${alive ? '' : ' (not running)'}, updated ${doc.updatedAt}`)
+    a.out.write(lines.join('\n') + '\n')
+  }
+  return STATUS_EXIT[status.state]
 }

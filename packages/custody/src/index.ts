@@ -44,5 +44,5 @@ export {
   type StateDocument,
 } from './state-file.ts'
 export { realTimers, type Timers } from './timers.ts'
-export { STATUS_EXIT } from './cli.ts'
+export { STATUS_EXIT, printStatus } from './cli.ts'
 export { hardenProcess, processHygiene, type ProcessHygiene } from './harden.ts'

@@ -66,6 +66,19 @@ export const KeyServerConfigSchema = z
     keystore: z.discriminatedUnion('type', [DirectoryKeystoreSchema, Pkcs11KeystoreSchema]),
     /** File of revoked node ids (one per line, '#' comments); watched, and reloaded on SIGHUP. */
     revocationsFile: z.string().min(1).optional(),
+    /**
+     * Remote revocations (ADR 0009): long-poll the control plane's node API
+     * (`GET /node/v1/revocations`) over mTLS with a certificate from the node CA.
+     */
+    revocationFeed: z
+      .object({
+        url: z.url(),
+        caFile: z.string().min(1),
+        certFile: z.string().min(1),
+        keyFile: z.string().min(1),
+      })
+      .strict()
+      .optional(),
     audit: z
       .object({
         /** JSON-lines, hash-chained audit log. */

@@ -27,6 +27,7 @@ import { KeyServerMetrics, serveMetrics } from './metrics.ts'
 import { parseKeyPolicy, type KeyPolicy } from './policy.ts'
 import { TokenBuckets } from './rate-limit.ts'
 import { RevocationList } from './revocations.ts'
+import { feedFromFiles } from './revocation-feed.ts'
 import { DirectoryKeystore, type ShareProgress } from './sealed-keystore.ts'
 import { Pkcs11Keystore } from './pkcs11-keystore.ts'
 
@@ -205,6 +206,13 @@ export async function startKeyServer(
     )
     revocations.reload()
     revocations.watch()
+    if (config.revocationFeed !== undefined) {
+      const feed = feedFromFiles(revocations, config.revocationFeed, {
+        onError: (e) => log.error({ err: e.message }, 'revocation feed'),
+      })
+      feed.start()
+      closers.push(() => feed.close())
+    }
     closers.push(() => {
       revocations.close()
     })
