@@ -7,6 +7,7 @@ import { UsageError, str, type Command, type RunArgs, untilSignal } from '@outpo
 import { loadControlConfig } from './config.ts'
 import { startControlPlane } from './server.ts'
 import { createToken } from './app.ts'
+import { protectionCtlCommands } from './protection-cli.ts'
 
 const configOption = {
   type: 'string',
@@ -327,6 +328,7 @@ export const ctlCommand: Command = {
         ids: 1,
       },
     ]),
+    ...protectionCtlCommands({ group, api, apiOptions }),
     leaf({
       name: 'screen',
       summary: 'Screen a name',

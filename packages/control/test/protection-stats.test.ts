@@ -88,7 +88,14 @@ for (const be of BACKENDS) {
         })
       })
       await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
-      t.after(() => new Promise<void>((r) => receiver.close(() => r())))
+      t.after(
+        () =>
+          new Promise<void>((r) => {
+            receiver.close(() => {
+              r()
+            })
+          }),
+      )
       const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
 
       const h = await startHarness({ database: await be.database(t) })
@@ -140,8 +147,8 @@ for (const be of BACKENDS) {
         assert.equal(r.status, 200, JSON.stringify(r.body))
       }
       const deadline = Date.now() + 5000
-      while (hooks.length === 0 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50))
+      const fired = (): boolean => hooks.length > 0
+      while (!fired() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       await new Promise((r) => setTimeout(r, 500))
       assert.equal(hooks.length, 1, `webhooks: ${JSON.stringify(hooks)}`)
       const hook = hooks[0] ?? {}
