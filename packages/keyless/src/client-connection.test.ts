@@ -117,3 +117,41 @@ test('ClientConnection settles every request, whatever bytes the peer sends', as
     { numRuns: 40 },
   )
 })
+
+test('ClientConnection.send() writes the requests of one turn together, in one write', async () => {
+  const [a, b] = duplexPair()
+  const chunks: Uint8Array[] = []
+  b.on('data', (c: Uint8Array) => chunks.push(c))
+  const conn = new ClientConnection(a, { name: 'test' })
+  const sent = Array.from({ length: 10 }, () =>
+    conn.send(sign, { timeoutMs: 1000 }).catch(() => undefined),
+  )
+  // Nothing leaves before the turn ends...
+  assert.equal(chunks.length, 0)
+  await sleep(10)
+  // ...then all ten leave as one chunk, in ID order.
+  assert.equal(chunks.length, 1)
+  const d = new Deframer()
+  assert.deepEqual(
+    d.push(chunks[0]!).map((f) => decodeFrame(f).id),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  )
+  // A request sent in a later turn is a separate write.
+  void conn.send(sign, { timeoutMs: 1000 }).catch(() => undefined)
+  await sleep(10)
+  assert.equal(chunks.length, 2)
+  conn.close()
+  await Promise.all(sent)
+})
+
+test('ClientConnection.close() drops requests not yet written and rejects them', async () => {
+  const [a, b] = duplexPair()
+  let bytes = 0
+  b.on('data', (c: Uint8Array) => (bytes += c.length))
+  const conn = new ClientConnection(a, { name: 'test' })
+  const p = conn.send(sign, { timeoutMs: 1000 })
+  conn.close()
+  await assert.rejects(p, KeylessConnectionError)
+  await sleep(10)
+  assert.equal(bytes, 0)
+})

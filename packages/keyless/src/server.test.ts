@@ -310,3 +310,77 @@ test('serveConnection() does not close an idle-timed connection while work is in
   await h.closed
   assert.ok(h.events.some((e) => e.kind === 'idle-timeout'))
 })
+
+test('serveConnection() writes the answers to one read in one write, for synchronous handlers', async () => {
+  const [client, server] = duplexPair()
+  let calls = 0
+  serveConnection(
+    server,
+    (op) => {
+      calls++
+      return { opcode: Op.Response, payload: op.payload ?? new Uint8Array(0) }
+    },
+    { peer: { remoteAddress: '127.0.0.1' } },
+  )
+  const chunks: Uint8Array[] = []
+  client.on('data', (c: Uint8Array) => chunks.push(c))
+  client.write(
+    concat(
+      ...Array.from({ length: 12 }, (_, i) =>
+        encodeFrame(i, { opcode: Op.EcdsaSignSha256, payload: Uint8Array.of(i) }),
+      ),
+    ),
+  )
+  await sleep(20)
+  assert.equal(calls, 12)
+  assert.equal(chunks.length, 1, 'twelve answers, one write')
+  const frames = new Deframer().push(chunks[0]!).map(decodeFrame)
+  assert.deepEqual(
+    frames.map((f) => [f.id, f.op.payload?.[0]]),
+    Array.from({ length: 12 }, (_, i) => [i, i]),
+  )
+  client.destroy()
+})
+
+test('serveConnection() writes answers that settle in the same turn together', async () => {
+  const [client, server] = duplexPair()
+  const gates: (() => void)[] = []
+  serveConnection(
+    server,
+    () =>
+      new Promise<Operation>((resolve) => {
+        gates.push(() => {
+          resolve({ opcode: Op.Response, payload: Uint8Array.of(1) })
+        })
+      }),
+    { peer: { remoteAddress: '127.0.0.1' } },
+  )
+  const chunks: Uint8Array[] = []
+  client.on('data', (c: Uint8Array) => chunks.push(c))
+  for (let i = 0; i < 5; i++) client.write(encodeFrame(i, { opcode: Op.EcdsaSignSha256 }))
+  while (gates.length < 5) await sleep(5)
+  gates.splice(0, 3).forEach((g) => {
+    g()
+  })
+  await sleep(10)
+  assert.equal(chunks.length, 1)
+  assert.equal(new Deframer().push(chunks[0]!).length, 3)
+  gates.splice(0).forEach((g) => {
+    g()
+  })
+  await sleep(10)
+  assert.equal(chunks.length, 2)
+  assert.equal(new Deframer().push(chunks[1]!).length, 2)
+  client.destroy()
+})
+
+test('serveConnection() answers Internal when a synchronous handler throws', async () => {
+  const h = harness(() => {
+    throw new Error('boom')
+  })
+  h.send(encodeFrame(9, { opcode: Op.EcdsaSignSha256 }))
+  const [f] = await h.read(1)
+  assert.deepEqual(f, { major: 1, minor: 0, id: 9, op: errorResponse(ErrorCode.Internal) })
+  assert.ok(h.events.some((e) => e.kind === 'handler-error' && /boom/.test(e.detail ?? '')))
+  h.client.destroy()
+})

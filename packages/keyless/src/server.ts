@@ -12,7 +12,11 @@
  *  - in-flight work: at most `maxInFlight` handler calls per connection. A
  *    request beyond that is answered at once with ErrorCode.Busy rather than
  *    queued, so the client can fail over instead of waiting.
- *  - buffered output: when the socket's write buffer passes `highWaterMarkBytes`
+ *  - buffered output: answers are collected and written together, once per
+ *    read (answers a synchronous handler gives while a chunk is being parsed)
+ *    or once per turn of the microtask queue (answers that settle later), so
+ *    that many answers share one TLS record and one syscall instead of one
+ *    each. When the socket's write buffer passes `highWaterMarkBytes`
  *    (a peer that sends but does not read), reading stops until it drains, so
  *    pipelined requests cannot grow the output buffer without bound. The
  *    deframer holds at most one partial frame (≤ 8 + 65535 bytes).
@@ -51,16 +55,18 @@ export interface PeerInfo {
 }
 
 /**
- * Answers one request. Returns an Op.Response or Op.Error operation. A rejection
- * is answered with ErrorCode.Internal (and reported). `signal` aborts when the
- * connection closes. Unknown opcodes reach the handler, which should answer
- * ErrorCode.BadOpcode.
+ * Answers one request. Returns an Op.Response or Op.Error operation, or a
+ * promise of one (a handler that can answer at once should return the answer
+ * itself: it then leaves in the same write as the other answers of its read).
+ * A throw or rejection is answered with ErrorCode.Internal (and reported).
+ * `signal` aborts when the connection closes. Unknown opcodes reach the
+ * handler, which should answer ErrorCode.BadOpcode.
  */
 export type OperationHandler = (
   op: Operation,
   peer: PeerInfo,
   signal: AbortSignal,
-) => Promise<Operation>
+) => Operation | Promise<Operation>
 
 /**
  * What `onEvent` reports. `kind` is one of: 'format-error' (answered with
@@ -138,6 +144,12 @@ class ServerConnection {
   readonly #abort = new AbortController()
   readonly #idleTimer: NodeJS.Timeout
   #inFlight = 0
+  /** Encoded answers not yet written, and their total size. */
+  #out: Uint8Array[] = []
+  #outBytes = 0
+  /** True while a chunk is being parsed: answers wait for the end of the chunk. */
+  #parsing = false
+  #flushScheduled = false
   #peerEnded = false
   #paused = false
   #closed = false
@@ -175,7 +187,10 @@ class ServerConnection {
       }
       // The peer sends no more; finish the answers in flight, then close our side.
       this.#peerEnded = true
-      if (this.#inFlight === 0) socket.end()
+      if (this.#inFlight === 0) {
+        this.#flush()
+        socket.end()
+      }
     })
     socket.on('drain', () => {
       this.#maybeResume()
@@ -203,9 +218,15 @@ class ServerConnection {
       this.#socket.destroy()
       return
     }
-    for (const bytes of frames) {
-      if (this.#closed) return
-      this.#onFrame(bytes)
+    this.#parsing = true
+    try {
+      for (const bytes of frames) {
+        if (this.#closed) return
+        this.#onFrame(bytes)
+      }
+    } finally {
+      this.#parsing = false
+      this.#flush()
     }
   }
 
@@ -246,35 +267,49 @@ class ServerConnection {
   }
 
   #dispatch(id: number, op: Operation): void {
-    this.#inFlight++
-    let answer: Promise<Operation>
+    let answer: Operation | Promise<Operation>
     try {
       answer = this.#handler(op, this.#peer, this.#abort.signal)
     } catch (e) {
-      answer = Promise.reject(e instanceof Error ? e : new Error(String(e)))
+      this.#handlerError(id, op, e)
+      return
     }
+    if (!(answer instanceof Promise)) {
+      // Answered at once: no work stays in flight.
+      this.#respond(id, answer)
+      return
+    }
+    this.#inFlight++
     answer
       .then(
         (res) => {
           this.#respond(id, res)
         },
         (e: unknown) => {
-          this.#onEvent({
-            kind: 'handler-error',
-            detail: `request ${id} (${nameOfOp(op.opcode)}): ${e instanceof Error ? e.message : String(e)}`,
-          })
-          this.#respond(id, errorResponse(ErrorCode.Internal))
+          this.#handlerError(id, op, e)
         },
       )
       .finally(() => {
         this.#inFlight--
         if (this.#closed) return
         this.#idleTimer.refresh()
-        if (this.#peerEnded && this.#inFlight === 0) this.#socket.end()
+        if (this.#peerEnded && this.#inFlight === 0) {
+          this.#flush()
+          this.#socket.end()
+        }
       })
       .catch(() => undefined)
   }
 
+  #handlerError(id: number, op: Operation, e: unknown): void {
+    this.#onEvent({
+      kind: 'handler-error',
+      detail: `request ${id} (${nameOfOp(op.opcode)}): ${e instanceof Error ? e.message : String(e)}`,
+    })
+    this.#respond(id, errorResponse(ErrorCode.Internal))
+  }
+
+  /** Encodes an answer and queues it for the next #flush. */
   #respond(id: number, op: Operation): void {
     if (this.#closed || !this.#socket.writable) return
     let bytes: Uint8Array
@@ -283,6 +318,37 @@ class ServerConnection {
     } catch (e) {
       this.#onEvent({ kind: 'handler-error', detail: `request ${id}: ${(e as Error).message}` })
       bytes = encodeFrame(id, errorResponse(ErrorCode.Internal), this.#padding)
+    }
+    this.#out.push(bytes)
+    this.#outBytes += bytes.length
+    if (this.#parsing || this.#flushScheduled) return
+    // Settled outside a read (an asynchronous handler): write once the
+    // microtask queue has drained, together with every answer settled in it.
+    this.#flushScheduled = true
+    process.nextTick(() => {
+      this.#flushScheduled = false
+      this.#flush()
+    })
+  }
+
+  /** Writes every queued answer in one write (one TLS record per 16 KiB, one syscall). */
+  #flush(): void {
+    const out = this.#out
+    if (out.length === 0) return
+    const total = this.#outBytes
+    this.#out = []
+    this.#outBytes = 0
+    if (this.#closed || !this.#socket.writable) return
+    let bytes: Uint8Array
+    if (out.length === 1) {
+      bytes = out[0] as Uint8Array
+    } else {
+      bytes = Buffer.allocUnsafe(total)
+      let at = 0
+      for (const b of out) {
+        bytes.set(b, at)
+        at += b.length
+      }
     }
     const ok = this.#socket.write(bytes)
     if ((!ok || this.#socket.writableLength > this.#highWaterMark) && !this.#paused) {

@@ -26,7 +26,7 @@ import {
   type KeyObject,
 } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fork } from 'node:child_process'
@@ -181,6 +181,12 @@ async function main(): Promise<void> {
 
     const serverProcess = fork(new URL('./server-process.ts', import.meta.url), [], {
       serialization: 'advanced',
+      // BENCH_SERVER_ARGS: extra node flags for the key server process, e.g.
+      // "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--perf-basic-prof" (for perf record).
+      execArgv: [
+        ...process.execArgv,
+        ...(process.env['BENCH_SERVER_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     serverProcess.send({
@@ -221,12 +227,18 @@ async function main(): Promise<void> {
 
     const rows: string[][] = []
     const results: unknown[] = []
+    // For the bound printed under the table: raw P-256 CPU per signature and the
+    // transport floor (ping row) CPU per operation at each connection count.
+    let rawP256Cpu: number | undefined
+    const pingCpu = new Map<number, number>()
+    const load0 = loadavg()
     process.stderr.write(
       `keyserver bench: ${SECONDS} s per cell, ${IN_FLIGHT} requests in flight\n`,
     )
     for (const c of cases) {
       if (ONLY !== undefined && !c.name.includes(ONLY)) continue
       const raw = c.raw === undefined ? undefined : rawBench(c.raw)
+      if (raw !== undefined && c === cases[0]) rawP256Cpu = raw.cpuUs
       if (raw !== undefined) {
         rows.push([
           c.name,
@@ -264,6 +276,7 @@ async function main(): Promise<void> {
         const m = (await next('measured')) as { elu: number; cpu: CpuTimes; threadCpu: CpuTimes }
         for (const cl of clients) await cl.close()
         const cpuUs = (m.cpu.user + m.cpu.system) / Math.max(r.count, 1)
+        if (raw === undefined) pingCpu.set(conns, cpuUs)
         rows.push([
           c.name,
           `key server, ${conns} conn`,
@@ -283,6 +296,7 @@ async function main(): Promise<void> {
           elu: m.elu,
           cpuUs,
           eventLoopThreadCpuUs: (m.threadCpu.user + m.threadCpu.system) / Math.max(r.count, 1),
+          systemCpuUs: m.cpu.system / Math.max(r.count, 1),
           ratioWall: raw ? r.ops / raw.ops : null,
           ratioCpu: raw ? raw.cpuUs / cpuUs : null,
         })
@@ -305,12 +319,36 @@ async function main(): Promise<void> {
       'x raw (CPU)',
     ]
     const lines = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)
+    const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ')
+    process.stdout.write(
+      `load average (1/5/15 min): ${fmtLoad(load0)} at start, ${fmtLoad(loadavg())} at end, on ${availableParallelism()} CPUs\n\n`,
+    )
     process.stdout.write(lines.join('\n') + '\n')
+    // Upper bound from the transport floor: a context-bound signature through
+    // the key server costs at least the raw signature plus what the server
+    // spends on a ping (TLS records, padded frames, socket I/O, no handler).
+    const bounds: { connections: number; pingCpuUs: number; boundCpu: number }[] = []
+    if (rawP256Cpu !== undefined) {
+      for (const [conns, ping] of pingCpu) {
+        const bound = rawP256Cpu / (rawP256Cpu + ping)
+        bounds.push({ connections: conns, pingCpuUs: ping, boundCpu: bound })
+        process.stdout.write(
+          `transport floor, ${conns} conn: ping ${ping.toFixed(1)} µs/op + raw P-256 ${rawP256Cpu.toFixed(1)} µs/op ⇒ x raw (CPU) ≤ ${bound.toFixed(2)}\n`,
+        )
+      }
+    }
     mkdirSync('bench-results', { recursive: true })
     writeFileSync(
       join('bench-results', 'keyserver.json'),
       JSON.stringify(
-        { date: new Date().toISOString(), seconds: SECONDS, inFlight: IN_FLIGHT, results },
+        {
+          date: new Date().toISOString(),
+          seconds: SECONDS,
+          inFlight: IN_FLIGHT,
+          loadAverage: loadavg(),
+          results,
+          bounds,
+        },
         null,
         2,
       ),

@@ -158,3 +158,24 @@ test('ipText() formats IPv4 and IPv6 items', () => {
   )
   assert.equal(ipText(undefined), null)
 })
+
+test('handler answers a software-key operation at once, without a promise', () => {
+  const { handler } = setup()
+  const a = handler(sign, node, signal)
+  assert.ok(!(a instanceof Promise), 'a software key should be answered synchronously')
+  assert.equal(a.opcode, Op.Response)
+})
+
+test('handler looks each SKI up afresh when a connection switches keys (no stale SKI cache)', async () => {
+  const { handler } = setup()
+  const peer: PeerInfo = { ...node }
+  const other = randomBytes(20)
+  assert.equal((await handler(sign, peer, signal)).opcode, Op.Response)
+  assert.equal(code(await handler({ ...sign, ski: other }, peer, signal)), ErrorCode.KeyNotFound)
+  assert.equal((await handler(sign, peer, signal)).opcode, Op.Response)
+  // The same bytes in a reused array: the cache must compare contents, not identity.
+  const reused = new Uint8Array(soft.ski)
+  assert.equal((await handler({ ...sign, ski: reused }, peer, signal)).opcode, Op.Response)
+  reused.set(other)
+  assert.equal(code(await handler({ ...sign, ski: reused }, peer, signal)), ErrorCode.KeyNotFound)
+})

@@ -31,7 +31,7 @@ import type { AuditLog } from './audit.ts'
 import { OperationError } from './errors.ts'
 import type { Keystore } from './keystore.ts'
 import type { KeyServerMetrics } from './metrics.ts'
-import { isKeyOperation, performOperation } from './ops.ts'
+import { isKeyOperation, operate } from './ops.ts'
 import { checkPolicy } from './policy.ts'
 import type { TokenBuckets } from './rate-limit.ts'
 import type { RevocationList } from './revocations.ts'
@@ -61,6 +61,30 @@ export function ipText(ip: Uint8Array | undefined): string | null {
   return toHex(ip)
 }
 
+// The SKI a connection used last, as hex: edges sign with the same few keys,
+// so this skips building (and hashing, in the keystore lookup) a new string
+// per request. Only the text form is cached; the key itself is looked up, and
+// seal state, revocation and policy checked, on every request.
+const lastSki = new WeakMap<PeerInfo, { ski: Uint8Array; hex: string }>()
+
+function skiHexOf(peer: PeerInfo, ski: Uint8Array | undefined): string | null {
+  if (ski?.length !== 20) return null
+  const last = lastSki.get(peer)
+  if (last !== undefined) {
+    let same = true
+    for (let i = 0; i < 20; i++) {
+      if (last.ski[i] !== ski[i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return last.hex
+  }
+  const hex = toHex(ski)
+  lastSki.set(peer, { ski: ski.slice(), hex })
+  return hex
+}
+
 export function createHandler(deps: HandlerDeps): {
   handler: OperationHandler
   inFlight: () => number
@@ -68,13 +92,50 @@ export function createHandler(deps: HandlerDeps): {
   let inFlight = 0
   const { metrics } = deps
 
-  const handler: OperationHandler = async (op, peer) => {
+  // Every request ends here: one metrics sample, one audit record.
+  const record = (
+    op: Operation,
+    peer: PeerInfo,
+    opName: string,
+    skiHex: string | null,
+    start: number,
+    result: string,
+  ): void => {
+    const seconds = (performance.now() - start) / 1000
+    metrics.record(opName, result, seconds)
+    deps.audit?.append({
+      node: peer.nodeId ?? null,
+      ski: skiHex,
+      op: opName,
+      sni: op.serverName ?? null,
+      clientIp: ipText(op.clientIp),
+      result,
+      latencyUs: Math.round(seconds * 1e6),
+    })
+  }
+  const refuse = (
+    op: Operation,
+    peer: PeerInfo,
+    opName: string,
+    skiHex: string | null,
+    start: number,
+    e: unknown,
+  ): Operation => {
+    const code = e instanceof OperationError ? e.errorCode : ErrorCode.Internal
+    const result = nameOfErrorCode(code)
+    deps.onRefusal?.(peer, opName, result, (e as Error).message)
+    record(op, peer, opName, skiHex, start, result)
+    return errorResponse(code)
+  }
+
+  // Not async: a software key answers in the same turn, so the answer joins
+  // the other answers of its read (see serveConnection); an HSM key answers
+  // with a promise.
+  const handler: OperationHandler = (op, peer) => {
     const start = performance.now()
     const opName = nameOfOp(op.opcode)
-    const skiHex = op.ski?.length === 20 ? toHex(op.ski) : null
-    let result = 'ok'
-    let answer: Operation
-    let counted = false
+    const skiHex = skiHexOf(peer, op.ski)
+    let pending: Uint8Array | Promise<Uint8Array>
     try {
       const nodeId = peer.nodeId
       if (nodeId === undefined && deps.requireNodeIdentity) {
@@ -122,34 +183,29 @@ export function createHandler(deps: HandlerDeps): {
         )
       }
       checkPolicy(key.policy, peer, op.serverName)
-      inFlight++
-      counted = true
-      metrics.inFlight.inc()
-      const payload = await performOperation(key.backend, op)
-      answer = { opcode: Op.Response, payload }
+      pending = operate(key.backend, op)
     } catch (e) {
-      const code = e instanceof OperationError ? e.errorCode : ErrorCode.Internal
-      result = nameOfErrorCode(code)
-      answer = errorResponse(code)
-      deps.onRefusal?.(peer, opName, result, (e as Error).message)
-    } finally {
-      if (counted) {
+      return refuse(op, peer, opName, skiHex, start, e)
+    }
+    if (!(pending instanceof Promise)) {
+      record(op, peer, opName, skiHex, start, 'ok')
+      return { opcode: Op.Response, payload: pending }
+    }
+    inFlight++
+    metrics.inFlight.inc()
+    return pending.then(
+      (payload) => {
         inFlight--
         metrics.inFlight.dec()
-      }
-    }
-    const seconds = (performance.now() - start) / 1000
-    metrics.record(opName, result, seconds)
-    deps.audit?.append({
-      node: peer.nodeId ?? null,
-      ski: skiHex,
-      op: opName,
-      sni: op.serverName ?? null,
-      clientIp: ipText(op.clientIp),
-      result,
-      latencyUs: Math.round(seconds * 1e6),
-    })
-    return answer
+        record(op, peer, opName, skiHex, start, 'ok')
+        return { opcode: Op.Response, payload }
+      },
+      (e: unknown) => {
+        inFlight--
+        metrics.inFlight.dec()
+        return refuse(op, peer, opName, skiHex, start, e)
+      },
+    )
   }
   return { handler, inFlight: () => inFlight }
 }

@@ -165,6 +165,15 @@ function needType(backend: KeyBackend, ok: boolean, opcode: number): void {
  * failing primitive, BadContext for SignTls13 content that breaks the rule.
  */
 export async function performOperation(backend: KeyBackend, op: Operation): Promise<Uint8Array> {
+  return operate(backend, op)
+}
+
+/**
+ * {@link performOperation} without the promise when the backend answers at
+ * once (software keys): throws OperationError synchronously, returns the bytes
+ * or, for a backend that works elsewhere (PKCS#11), a promise of them.
+ */
+export function operate(backend: KeyBackend, op: Operation): Uint8Array | Promise<Uint8Array> {
   const { opcode } = op
   if (!isKeyOperation(opcode)) {
     throw new OperationError(

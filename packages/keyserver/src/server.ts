@@ -296,21 +296,9 @@ export async function startKeyServer(
           if (set?.size === 0) byNode.delete(id.nodeId)
         }
       })
+      // serveConnection writes the answers of one read (or one turn) together,
+      // so no-delay costs no extra packets and saves a round trip per batch.
       socket.setNoDelay(true)
-      // Answers to the requests of one read are written together: cork on the
-      // read (this listener runs before serveConnection's), uncork after the
-      // microtasks that write the answers, so they leave in one TLS write and
-      // one syscall instead of one each.
-      let corked = false
-      socket.on('data', () => {
-        if (corked) return
-        corked = true
-        socket.cork()
-        setImmediate(() => {
-          corked = false
-          socket.uncork()
-        })
-      })
       serveConnection(socket, handler, {
         peer,
         maxInFlight: config.limits.maxInFlightPerConnection,

@@ -55,3 +55,17 @@ test('Deframer.push() rejects a Length over its limit and stays failed', () => {
   assert.throws(() => d.push(big), /Length 1107 exceeds the limit of 1024/)
   assert.throws(() => d.push(encodeFrame(3, { opcode: Op.Ping })), KeylessFormatError)
 })
+
+test('Deframer.push() returns frames inside one chunk as views of it, and copies split ones', () => {
+  const a = encodeFrame(1, { opcode: Op.Ping })
+  const b = encodeFrame(2, { opcode: Op.Ping, payload: Uint8Array.of(7) })
+  const chunk = concat(a, b, b.subarray(0, 100))
+  const d = new Deframer()
+  const [fa, fb] = d.push(chunk)
+  assert.equal(fa!.buffer, chunk.buffer)
+  assert.equal(fb!.buffer, chunk.buffer)
+  assert.equal(toHex(fb!), toHex(b))
+  const [fc2] = d.push(b.subarray(100))
+  assert.notEqual(fc2!.buffer, chunk.buffer)
+  assert.equal(toHex(fc2!), toHex(b))
+})

@@ -2,7 +2,9 @@
  * Splits a keyless byte stream into whole frames. It holds at most one partial
  * frame (header plus at most `maxBodyBytes`), allocated once its header has
  * arrived, so memory per connection is bounded and a stream of tiny chunks costs
- * no more copying than one large chunk.
+ * no more copying than one large chunk. A frame that lies wholly inside one
+ * chunk is returned as a view of that chunk, without a copy (several requests
+ * usually arrive in one TLS record).
  */
 import { KeylessFormatError } from '../errors.ts'
 import { HEADER_BYTES, MAX_BODY_BYTES } from './frame.ts'
@@ -39,8 +41,9 @@ export class Deframer {
   }
 
   /**
-   * Consumes `chunk` and returns every frame it completes (each a fresh array
-   * holding header and body). Throws KeylessFormatError when a header announces
+   * Consumes `chunk` and returns every frame it completes (each a Uint8Array
+   * holding header and body: a view of `chunk` when the frame lies inside it,
+   * so `chunk` must not be changed while the frames are in use). Throws KeylessFormatError when a header announces
    * a body over the limit; the deframer then stays failed.
    */
   push(chunk: Uint8Array): Uint8Array[] {
@@ -50,6 +53,14 @@ export class Deframer {
     while (true) {
       if (this.#frame === undefined) {
         if (off >= chunk.length) break
+        if (this.#headerFill === 0 && chunk.length - off >= HEADER_BYTES) {
+          const length = ((chunk[off + 2] as number) << 8) | (chunk[off + 3] as number)
+          if (length <= this.#maxBody && chunk.length - off >= HEADER_BYTES + length) {
+            out.push(new Uint8Array(chunk.buffer, chunk.byteOffset + off, HEADER_BYTES + length))
+            off += HEADER_BYTES + length
+            continue
+          }
+        }
         const n = Math.min(HEADER_BYTES - this.#headerFill, chunk.length - off)
         this.#header.set(chunk.subarray(off, off + n), this.#headerFill)
         this.#headerFill += n

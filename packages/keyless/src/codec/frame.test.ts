@@ -5,7 +5,14 @@ import fc from 'fast-check'
 import { concat, fromHex, toHex } from '@outpost/wire'
 import { KeylessEncodeError, KeylessFormatError } from '../errors.ts'
 import { Op, Tag } from './constants.ts'
-import { decodeFrame, decodeHeader, encodeFrame, type Operation, type Padding } from './frame.ts'
+import {
+  decodeFrame,
+  decodeFrameChecked,
+  decodeHeader,
+  encodeFrame,
+  type Operation,
+  type Padding,
+} from './frame.ts'
 import { arbOperation, parseVector } from '../../test/vectors.ts'
 
 // keyless-wire-format.md §1.10: H = SHA-256("keyless test vector")
@@ -347,6 +354,46 @@ test('decodeFrame() on random bodies with a valid header only ever throws Keyles
         )
       },
     ),
+    { numRuns: 3000 },
+  )
+})
+
+function outcome(decode: (b: Uint8Array) => unknown, b: Uint8Array): unknown {
+  try {
+    return decode(b)
+  } catch (e) {
+    return { error: (e as Error).constructor.name, message: (e as Error).message }
+  }
+}
+
+test('decodeFrame() (fast path) and decodeFrameChecked() agree on random and mutated frames', () => {
+  const item = fc.tuple(
+    fc.constantFrom(...Object.values(Tag), 0x30, 0x00),
+    fc.uint8Array({ maxLength: 33 }),
+    fc.integer({ min: -2, max: 2 }),
+  )
+  const withValidHeader = fc
+    .tuple(fc.array(item, { maxLength: 8 }), fc.uint8Array({ maxLength: 3 }))
+    .map(([items, tail]) => {
+      const parts = items.map(([tag, data, skew]) => {
+        const len = Math.max(0, data.length + skew)
+        return concat(Uint8Array.of(tag, len >> 8, len & 0xff), data)
+      })
+      const body = concat(...parts, tail)
+      return concat(Uint8Array.of(1, 0, body.length >> 8, body.length & 0xff, 0, 0, 0, 1), body)
+    })
+  const encoded = fc
+    .tuple(arbId, arbOperation, arbPadding, fc.nat(), fc.integer({ min: 0, max: 255 }))
+    .map(([id, op, padding, at, v]) => {
+      // A valid frame with one byte changed (a tag, a length, data or the header).
+      const f = encodeFrame(id, op, padding).slice()
+      if (f.length > 0) f[at % f.length] = v
+      return f
+    })
+  fc.assert(
+    fc.property(fc.oneof(withValidHeader, encoded, fc.uint8Array({ maxLength: 64 })), (b) => {
+      assert.deepEqual(outcome(decodeFrame, b), outcome(decodeFrameChecked, b))
+    }),
     { numRuns: 3000 },
   )
 })

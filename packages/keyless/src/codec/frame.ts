@@ -13,7 +13,7 @@
  * Sending pads short frames to 1024 bytes by default ('gokeyless'), or to 1027
  * bytes with an always-present padding item ('c'), or not at all ('none').
  */
-import { DecodeError, Reader, Writer } from '@outpost/wire'
+import { DecodeError, Reader } from '@outpost/wire'
 import { KeylessEncodeError, KeylessFormatError } from '../errors.ts'
 import { Tag, isKnownTag, nameOfTag } from './constants.ts'
 
@@ -76,6 +76,25 @@ const utf8Encoder = new TextEncoder()
 // ignoreBOM: keep a leading U+FEFF so strings round-trip exactly.
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
+// Frames up to SLAB_BYTES / 4 are views of a shared slab (like Node's Buffer
+// pool): one 64 KiB allocation per ~60 padded frames instead of one each. A
+// slab stays alive while a view of it does; callers write or copy frames, and
+// never hand out their .buffer.
+const SLAB_BYTES = 64 * 1024
+let slab = new ArrayBuffer(0)
+let slabUsed = 0
+
+function allocFrame(n: number): Uint8Array {
+  if (n > SLAB_BYTES / 4) return new Uint8Array(n)
+  if (slabUsed + n > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES)
+    slabUsed = 0
+  }
+  const out = new Uint8Array(slab, slabUsed, n)
+  slabUsed += (n + 7) & ~7
+  return out
+}
+
 /**
  * Encodes one frame, header and body, with major version 1, minor 0.
  *
@@ -88,51 +107,69 @@ export function encodeFrame(id: number, op: Operation, padding: Padding = 'gokey
   if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
     throw new KeylessEncodeError(`Cannot encode keyless frame: ID ${id} is not a uint32`)
   }
-  // One buffer: the header with a placeholder Length, then the items; the
-  // Length is patched in at the end.
-  const w = new Writer(PADDED_FRAME_BYTES + 8)
-  w.u8(PROTOCOL_MAJOR).u8(PROTOCOL_MINOR).u16(0).u32(id)
-  writeItems(w, op)
-  const unpadded = w.length
+  // Two passes: collect and check the items, then write them into one buffer
+  // of the exact size, carved from a slab (this runs once per request and once
+  // per answer, and a fresh zeroed 1 KiB allocation each time was a measurable
+  // part of the key server's cost per operation).
+  const items: Uint8Array[] = []
+  collectItems(items, op)
+  let unpadded = HEADER_BYTES
+  for (let i = 1; i < items.length; i += 2) unpadded += 3 + (items[i] as Uint8Array).length
+  let pad = -1 // padding item data length; -1: no padding item
   if (padding === 'gokeyless' && unpadded < PADDED_FRAME_BYTES) {
     // Pad to exactly 1024 bytes; when 8+B is 1021..1023 the item header alone
     // overshoots, and a zero-length padding item is still sent (1024..1026 bytes).
-    w.u8(Tag.Padding).u16(0)
-    patchPadding(w, Math.max(0, PADDED_FRAME_BYTES - (unpadded + 3)))
+    pad = Math.max(0, PADDED_FRAME_BYTES - (unpadded + 3))
   } else if (padding === 'c') {
     // Always a padding item; short frames become 1027 bytes.
-    w.u8(Tag.Padding).u16(0)
-    patchPadding(w, unpadded < PADDED_FRAME_BYTES ? PADDED_FRAME_BYTES - unpadded : 0)
+    pad = unpadded < PADDED_FRAME_BYTES ? PADDED_FRAME_BYTES - unpadded : 0
   }
-  const bodyLength = w.length - HEADER_BYTES
+  const total = pad < 0 ? unpadded : unpadded + 3 + pad
+  const bodyLength = total - HEADER_BYTES
   if (bodyLength > MAX_BODY_BYTES) {
     throw new KeylessEncodeError(
       `Cannot encode keyless frame: body of ${bodyLength} bytes exceeds ${MAX_BODY_BYTES}`,
     )
   }
-  const out = w.finish()
+  // Every byte below is written (padding explicitly zeroed): pooled memory
+  // holds old frames.
+  const out = allocFrame(total)
+  out[0] = PROTOCOL_MAJOR
+  out[1] = PROTOCOL_MINOR
   out[2] = bodyLength >>> 8
   out[3] = bodyLength & 0xff
+  out[4] = id >>> 24
+  out[5] = (id >>> 16) & 0xff
+  out[6] = (id >>> 8) & 0xff
+  out[7] = id & 0xff
+  let at = HEADER_BYTES
+  for (let i = 0; i < items.length; i += 2) {
+    const data = items[i + 1] as Uint8Array
+    out[at] = (items[i] as Uint8Array)[0] as number
+    out[at + 1] = data.length >>> 8
+    out[at + 2] = data.length & 0xff
+    out.set(data, at + 3)
+    at += 3 + data.length
+  }
+  if (pad >= 0) {
+    out[at] = Tag.Padding
+    out[at + 1] = pad >>> 8
+    out[at + 2] = pad & 0xff
+    out.fill(0, at + 3, total)
+  }
   return out
 }
 
-// The padding item header was written with length 0; rewrite it with n and append n zeros.
-function patchPadding(body: Writer, n: number): void {
-  if (n === 0) return
-  const view = body.view()
-  const at = view.length - 2
-  view[at] = n >>> 8
-  view[at + 1] = n & 0xff
-  body.zeros(n)
-}
+// Tag bytes for collectItems, so an item is two array slots and no allocation.
+const tagBytes: Uint8Array[] = Array.from({ length: 256 }, (_, t) => Uint8Array.of(t))
 
-function item(w: Writer, tag: number, data: Uint8Array): void {
+function item(items: Uint8Array[], tag: number, data: Uint8Array): void {
   if (data.length > MAX_BODY_BYTES) {
     throw new KeylessEncodeError(
       `Cannot encode keyless frame: ${nameOfTag(tag)} item of ${data.length} bytes exceeds ${MAX_BODY_BYTES}`,
     )
   }
-  w.u8(tag).vec16(data)
+  items.push(tagBytes[tag] as Uint8Array, data)
 }
 
 function fixed(tag: number, data: Uint8Array, sizes: readonly number[]): Uint8Array {
@@ -151,12 +188,12 @@ function uint(tag: number, v: number, bytes: 1 | 2): Uint8Array {
       `Cannot encode keyless frame: ${nameOfTag(tag)} value ${v} does not fit ${bytes} byte(s)`,
     )
   }
-  return bytes === 1 ? Uint8Array.of(v) : Uint8Array.of(v >>> 8, v & 0xff)
+  return bytes === 1 ? (tagBytes[v] as Uint8Array) : Uint8Array.of(v >>> 8, v & 0xff)
 }
 
 // Item order: opcode, payload, SKI, server IP, SNI is the order existing Go peers
 // use (vector V3); the rest follow in tag order.
-function writeItems(w: Writer, op: Operation): void {
+function collectItems(w: Uint8Array[], op: Operation): void {
   item(w, Tag.Opcode, uint(Tag.Opcode, op.opcode, 1))
   if (op.payload !== undefined) item(w, Tag.Payload, op.payload)
   if (op.ski !== undefined) item(w, Tag.Ski, fixed(Tag.Ski, op.ski, [20]))
@@ -205,6 +242,16 @@ export function decodeHeader(bytes: Uint8Array): FrameHeader {
  * ```
  */
 export function decodeFrame(bytes: Uint8Array): Frame {
+  // The common case, a well-formed frame, without the checked Reader; anything
+  // unusual goes through the checked path below, which names the problem.
+  return decodeWellFormed(bytes) ?? decodeFrameChecked(bytes)
+}
+
+/**
+ * decodeFrame without its fast path: every field read through the checked
+ * Reader. Same result or same error as decodeFrame (tests hold them equal).
+ */
+export function decodeFrameChecked(bytes: Uint8Array): Frame {
   return wrapDecode(() => {
     const r = new Reader(bytes, 'keyless frame')
     const major = r.u8('major')
@@ -218,6 +265,114 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     }
     return { major, minor, id, op: decodeItems(new Reader(r.rest(), 'keyless frame')) }
   })
+}
+
+// Bit i of a mask stands for known tag `tagBit[i]`; for duplicate detection.
+const tagBit: Int32Array = (() => {
+  const bits = new Int32Array(256).fill(-1)
+  let i = 0
+  for (let t = 0; t < 256; t++) if (isKnownTag(t)) bits[t] = i++
+  if (i > 31) throw new Error('keyless: too many known tags for a 32-bit mask')
+  return bits
+})()
+
+// A copy as a plain Uint8Array (Buffer#slice would return a view).
+function copyOf(b: Uint8Array, start: number, end: number): Uint8Array {
+  const c = new Uint8Array(end - start)
+  c.set(b.subarray(start, end))
+  return c
+}
+
+/**
+ * decodeFrame's fast path: the same result for a frame that decodeChecked
+ * accepts, or undefined for anything it would reject (a wrong Length, an item
+ * running past the end, a duplicate known tag, a malformed fixed-size or text
+ * item, no opcode), so that the checked path produces the error.
+ */
+function decodeWellFormed(b: Uint8Array): Frame | undefined {
+  const n = b.length
+  if (n < HEADER_BYTES || n - HEADER_BYTES !== (((b[2] as number) << 8) | (b[3] as number))) {
+    return undefined
+  }
+  const op: Partial<Operation> = {}
+  let seen = 0
+  let p = HEADER_BYTES
+  while (n - p >= 3) {
+    const tag = b[p] as number
+    const len = ((b[p + 1] as number) << 8) | (b[p + 2] as number)
+    const s = p + 3
+    p = s + len
+    if (p > n) return undefined
+    const bit = tagBit[tag] as number
+    if (bit < 0) continue
+    if ((seen & (1 << bit)) !== 0) return undefined
+    seen |= 1 << bit
+    switch (tag) {
+      case Tag.Opcode:
+        if (len !== 1) return undefined
+        op.opcode = b[s] as number
+        break
+      case Tag.Payload:
+        op.payload = copyOf(b, s, p)
+        break
+      case Tag.Ski:
+        if (len === 20) op.ski = copyOf(b, s, p)
+        break
+      case Tag.CertificateDigest:
+        if (len === 32) op.digest = copyOf(b, s, p)
+        break
+      case Tag.ClientIp:
+        if (len !== 4 && len !== 16) return undefined
+        op.clientIp = copyOf(b, s, p)
+        break
+      case Tag.ServerIp:
+        if (len !== 4 && len !== 16) return undefined
+        op.serverIp = copyOf(b, s, p)
+        break
+      case Tag.ServerName:
+      case Tag.CertId:
+      case Tag.CustomFuncName: {
+        let t: string
+        try {
+          t = utf8Decoder.decode(b.subarray(s, p))
+        } catch {
+          return undefined
+        }
+        if (tag === Tag.ServerName) op.serverName = t
+        else if (tag === Tag.CertId) op.certId = t
+        else op.customFuncName = t
+        break
+      }
+      case Tag.Extra:
+        op.extra = copyOf(b, s, p)
+        break
+      case Tag.RequestContext:
+        op.requestContext = copyOf(b, s, p)
+        break
+      case Tag.ComplianceRegion:
+        if (len !== 1) return undefined
+        op.complianceRegion = b[s] as number
+        break
+      case Tag.SignatureScheme:
+        if (len !== 2) return undefined
+        op.signatureScheme = ((b[s] as number) << 8) | (b[s + 1] as number)
+        break
+      default:
+        break
+    }
+  }
+  if (op.opcode === undefined) return undefined
+  return {
+    major: b[0] as number,
+    minor: b[1] as number,
+    id:
+      (((b[4] as number) << 24) |
+        ((b[5] as number) << 16) |
+        ((b[6] as number) << 8) |
+        (b[7] as number)) >>>
+      0,
+    op: op as Operation,
+  }
 }
 
 function wrapDecode<T>(f: () => T): T {
