@@ -40,7 +40,21 @@ function sha256Hex(line: string): string {
   return hash('sha256', line, 'hex')
 }
 
-const str = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v))
+// JSON text of the strings records repeat (node ids, SKIs, opcode and result
+// names, SNIs): escaped once, not once per record. Bounded (4096 strings of
+// at most 256 characters; cleared when full).
+const jsonCache = new Map<string, string>()
+const str = (v: string | null): string => {
+  if (v === null) return 'null'
+  if (v.length > 256) return JSON.stringify(v)
+  let j = jsonCache.get(v)
+  if (j === undefined) {
+    if (jsonCache.size >= 4096) jsonCache.clear()
+    j = JSON.stringify(v)
+    jsonCache.set(v, j)
+  }
+  return j
+}
 
 /**
  * One record as a JSON line, fields in a fixed order. Written by hand because
@@ -84,7 +98,8 @@ export class AuditLog {
   readonly #file: FileHandle
   #prev: string
   #seq: number
-  #pending: { time: string; entry: AuditEntry }[] = []
+  #pending: AuditEntry[] = []
+  #pendingTimes: string[] = []
   #writing: Promise<void> = Promise.resolve()
   #scheduled = false
   #closed = false
@@ -135,7 +150,8 @@ export class AuditLog {
       this.#timeMs = now
       this.#timeIso = new Date(now).toISOString()
     }
-    this.#pending.push({ time: this.#timeIso, entry })
+    this.#pending.push(entry)
+    this.#pendingTimes.push(this.#timeIso)
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => {
@@ -151,12 +167,20 @@ export class AuditLog {
       // Chaining here, in one tight loop per batch, rather than per operation,
       // keeps the hashing out of the signing path's caches.
       let data = ''
-      for (const { time, entry } of this.#pending) {
-        const line = recordLine(this.#seq++, this.#prev, time, entry)
+      const entries = this.#pending
+      const times = this.#pendingTimes
+      for (let i = 0; i < entries.length; i++) {
+        const line = recordLine(
+          this.#seq++,
+          this.#prev,
+          times[i] as string,
+          entries[i] as AuditEntry,
+        )
         this.#prev = sha256Hex(line)
         data += line + '\n'
       }
       this.#pending = []
+      this.#pendingTimes = []
       this.#writing = this.#writing.then(async () => {
         await this.#file.write(data)
       })
