@@ -9,6 +9,7 @@
  * webhook, de-duplicated for 2 hours per zone.
  */
 import { createHmac, hkdfSync } from 'node:crypto'
+import { Action } from '@outpost/protect'
 import { z } from 'zod'
 import type { App } from './app.ts'
 import { ControlError } from './errors.ts'
@@ -27,7 +28,7 @@ export const MAX_COUNTERS_PER_BATCH = 2000
 export const MAX_CLIENTS_PER_BATCH = 500
 
 /**
- * Actions as edges report them. Served: `pass`, `allow`, `challenge-passed`;
+ * Actions as edges report them. Served: `pass` (no rule), `allow`, `log`;
  * `challenge` (a challenge page was sent); rejected: `block`, `rate-limit`,
  * `ban`, `shed`. Actions starting with `would-` are log-only counters and are
  * not counted as requests.
@@ -36,7 +37,15 @@ export const REJECT_ACTIONS = ['block', 'rate-limit', 'ban', 'shed'] as const
 const name = z
   .string()
   .regex(/^(-|[A-Za-z0-9*][A-Za-z0-9._:*-]{0,63})$/, 'Expected a rule id, or "-" for no rule')
-const action = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'Expected an action like "block"')
+/** @outpost/protect's rule actions, plus what the edge adds around them. */
+export const REPORTED_ACTIONS: readonly string[] = [...Action.options, 'pass', 'ban', 'shed']
+const action = z
+  .string()
+  .max(32)
+  .refine(
+    (v) => REPORTED_ACTIONS.includes(v) || /^would-(block|challenge|rate-limit)$/.test(v),
+    `Expected an action: ${REPORTED_ACTIONS.join(', ')} or would-block|challenge|rate-limit`,
+  )
 const bucket = z
   .number()
   .int()

@@ -120,6 +120,14 @@ for (const be of BACKENDS) {
         counters: [{ zoneId: 'hr-web', at: nowBucket() + 3, rule: 'r', action: 'pass', count: 1 }],
       })
       assert.equal(misaligned.status, 400)
+      const unknownAction = await nodeCall(h, creds, 'POST', '/node/v1/zone-stats', {
+        counters: [{ zoneId: 'hr-web', at: nowBucket(), rule: 'r', action: 'explode', count: 1 }],
+      })
+      assert.equal(unknownAction.status, 400)
+      assert.match(
+        JSON.stringify(unknownAction.body),
+        /counters\.0\.action: Expected an action: allow, block/,
+      )
       const mixed = await nodeCall(h, creds, 'POST', '/node/v1/zone-stats', {
         counters: [
           { zoneId: 'nope', at: nowBucket(), rule: 'r', action: 'pass', count: 1 },
