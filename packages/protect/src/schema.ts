@@ -121,7 +121,7 @@ export type Allow = z.infer<typeof AllowSchema>
 export const ChallengeSchema = z
   .object({
     /** PoW difficulty in leading zero bits of SHA-256 (≤ 16 by default policy; max 24). */
-    difficulty: z.number().int().min(0).max(24).default(12),
+    difficulty: z.number().int().min(0).max(24).default(10),
     /** No-JS tier: timed meta-refresh; the nonce is valid only after `noJsDelaySeconds`. */
     noJs: z.boolean().default(true),
     noJsDelaySeconds: z.number().min(1).max(30).default(2),
