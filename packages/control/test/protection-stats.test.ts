@@ -245,6 +245,29 @@ test(
     assert.doesNotMatch(main, /198\.51\.100\.23/)
     assert.ok((await page.locator('svg rect').count()) > 10)
     await page.screenshot({ path: join(ARTIFACTS, 'zone-security.png'), fullPage: true })
+
+    // The self-service switch: plain forms with the session's CSRF token.
+    await page.click('form[action="/ui/zones/hr-web/calm"] button')
+    assert.match(page.url(), /\/ui\/zones\/hr-web\/security$/)
+    assert.match((await page.textContent('#status')) ?? '', /Under attack: off/)
+    await page.selectOption('select[name=ttlSeconds]', '900')
+    await page.click('form[action="/ui/zones/hr-web/under-attack"] button')
+    assert.match((await page.textContent('#status')) ?? '', /Under attack: on until/)
+    const ua = (await h.call('GET', '/v1/decisions')).body['decisions'] as { expiresAt: string }[]
+    assert.ok(Math.abs(Date.parse(ua[0]?.expiresAt ?? '') - Date.now() - 900_000) < 10_000)
+    const entries = (await h.call('GET', '/v1/audit')).body['entries'] as {
+      action: string
+      actor: string
+    }[]
+    assert.ok(
+      entries.some((e) => e.action === 'under-attack.clear' && e.actor.endsWith('via dashboard')),
+    )
+    // A forged form (no CSRF token) changes nothing.
+    const forged = await page.request.post(`${h.cp.url}/ui/zones/hr-web/calm`, {
+      form: { csrf: 'x' },
+    })
+    assert.equal(forged.status(), 403)
+    assert.match((await page.textContent('#status')) ?? '', /on until/)
     assert.deepEqual(cspViolations, [])
   },
 )

@@ -129,7 +129,15 @@ export class Dashboard {
     const actorOf = (c: Ctx): string =>
       `${c.principal?.tokenId ?? '?'}(${c.principal?.name ?? '?'}) via dashboard`
     return [
-      ...zoneSecurityRoutes(app, { page: (c, t, b) => page(t, b, this.#csrf(c)), esc, table }),
+      ...zoneSecurityRoutes(app, {
+        page: (c, t, b) => page(t, b, this.#csrf(c)),
+        esc,
+        table,
+        csrf: (c) => this.#csrf(c),
+        checkCsrf: (c) => {
+          this.#checkCsrf(c)
+        },
+      }),
       {
         method: 'GET',
         path: '/ui/style.css',

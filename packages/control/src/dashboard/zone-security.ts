@@ -10,7 +10,7 @@ import { ControlError } from '../errors.ts'
 import { sendHtml } from '../http/middleware.ts'
 import type { Ctx, Route } from '../http/router.ts'
 import type { Zone } from '../model.ts'
-import { activeDecisions } from '../protection.ts'
+import { activeDecisions, clearUnderAttack, setUnderAttack } from '../protection.ts'
 import { zoneReport, type ZoneReport } from '../protection-stats.ts'
 
 /** Layout helpers the dashboard hands in (its session and CSRF stay private to it). */
@@ -18,7 +18,17 @@ export interface Layout {
   readonly page: (c: Ctx, title: string, body: string) => string
   readonly esc: (s: unknown) => string
   readonly table: (head: readonly string[], rows: readonly (readonly string[])[]) => string
+  /** The session's CSRF token (for forms) and its check (for POSTs). */
+  readonly csrf: (c: Ctx) => string
+  readonly checkCsrf: (c: Ctx) => void
 }
+
+const TTL_CHOICES = [
+  [900, '15 minutes'],
+  [3600, '1 hour'],
+  [21_600, '6 hours'],
+  [86_400, '24 hours'],
+] as const
 
 const iso = (s: number): string => new Date(s * 1000).toISOString().replace('.000Z', 'Z')
 const num = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(1))
@@ -89,6 +99,13 @@ export function zoneSecurityRoutes(app: App, l: Layout): Route[] {
           .join(' ')
         const body = `<p>Zone <strong>${esc(id)}</strong> (${esc(zone.hostnames.join(', '))}), last ${hours} h: ${rangeLinks}</p>
 <p id="status">Under attack: <strong>${ua ? `on until ${esc(ua.expiresAt)}` : 'off'}</strong>; active bans: <strong>${bans.length}</strong></p>
+${
+  ua
+    ? `<form method="post" action="/ui/zones/${encodeURIComponent(id)}/calm"><input type="hidden" name="csrf" value="${esc(l.csrf(c))}"><button>Switch "under attack" off</button></form>`
+    : `<form method="post" action="/ui/zones/${encodeURIComponent(id)}/under-attack"><input type="hidden" name="csrf" value="${esc(l.csrf(c))}">
+<label>Challenge every visitor for <select name="ttlSeconds">${TTL_CHOICES.map(([v, t]) => `<option value="${v}"${v === 3600 ? ' selected' : ''}>${t}</option>`).join('')}</select></label>
+<button class="danger">Switch "under attack" on</button></form>`
+}
 <h2>Summary</h2>${table(
           ['Requests', 'Served', 'Challenged', 'Rejected', 'Peak rate', 'Peak at'],
           [
@@ -131,5 +148,33 @@ ${
         sendHtml(c, 200, l.page(c, `Security: ${id}`, body))
       },
     },
+    ...(['under-attack', 'calm'] as const).map((op): Route => ({
+      method: 'POST',
+      path: `/ui/zones/:id/${op}`,
+      summary:
+        op === 'calm'
+          ? 'Switch "under attack" off (form)'
+          : 'Switch "under attack" on for a TTL (form)',
+      tag: 'dashboard',
+      scope: 'orgs:write',
+      kind: 'html',
+      handler: async (c) => {
+        l.checkCsrf(c)
+        const id = c.params['id'] ?? ''
+        const who = `${c.principal?.tokenId ?? '?'}(${c.principal?.name ?? '?'}) via dashboard`
+        if (op === 'calm') await clearUnderAttack(app, who, id)
+        else {
+          const ttl = Number((c.body as Record<string, string> | undefined)?.['ttlSeconds'])
+          if (!TTL_CHOICES.some(([v]) => v === ttl))
+            throw new ControlError(
+              'ERR_CONTROL_VALIDATION',
+              'Cannot accept form: ttlSeconds: pick one of the offered durations',
+            )
+          await setUnderAttack(app, who, id, { ttlSeconds: ttl })
+        }
+        c.status = 303
+        c.headers['location'] = `/ui/zones/${encodeURIComponent(id)}/security`
+      },
+    })),
   ]
 }
