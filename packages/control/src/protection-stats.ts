@@ -173,38 +173,43 @@ export async function ingestZoneStats(
   let accepted = 0
   const touched = new Set<string>()
   await app.store.driver.transaction(async (tx) => {
-    const rows = new Map<string, number>()
-    const room = async (
-      table: string,
+    // The keys already stored per (table, zone, bucket), read once: a row that exists
+    // is always added to; a new one only while the bucket is under its cap.
+    const seen = new Map<string, Set<string>>()
+    const admit = async (
+      table: 'zone_stats' | 'zone_clients',
       zoneId: string,
       at: number,
+      key: string,
       cap: number,
     ): Promise<boolean> => {
-      const key = `${table}|${zoneId}|${at}`
-      let n = rows.get(key)
-      if (n === undefined) {
-        const r = (
-          await tx.all(`SELECT COUNT(*) AS n FROM ${table} WHERE zone_id = ? AND bucket = ?`, [
-            zoneId,
-            at,
-          ])
-        )[0]
-        n = Number(r?.['n'] ?? 0)
+      const k = `${table}|${zoneId}|${at}`
+      let keys = seen.get(k)
+      if (keys === undefined) {
+        const col = table === 'zone_stats' ? 'rule' : 'ip_hash'
+        keys = new Set(
+          (
+            await tx.all(
+              `SELECT ${col} AS a, action FROM ${table} WHERE zone_id = ? AND bucket = ?`,
+              [zoneId, at],
+            )
+          ).map((r) => `${String(r['a'])}|${String(r['action'])}`),
+        )
+        seen.set(k, keys)
       }
-      if (n >= cap) {
+      if (keys.has(key)) return true
+      if (keys.size >= cap) {
         dropped.overCap++
         return false
       }
-      rows.set(key, n + 1)
+      keys.add(key)
       return true
     }
     for (const c of batch.counters) {
       if (!inWindow(c.zoneId, c.at)) continue
-      const exists = await tx.all(
-        'SELECT 1 FROM zone_stats WHERE zone_id = ? AND bucket = ? AND rule = ? AND action = ?',
-        [c.zoneId, c.at, c.rule, c.action],
+      if (
+        !(await admit('zone_stats', c.zoneId, c.at, `${c.rule}|${c.action}`, MAX_ROWS_PER_BUCKET))
       )
-      if (exists.length === 0 && !(await room('zone_stats', c.zoneId, c.at, MAX_ROWS_PER_BUCKET)))
         continue
       await tx.run(
         'INSERT INTO zone_stats (zone_id, bucket, rule, action, count) VALUES (?, ?, ?, ?, ?) ON CONFLICT (zone_id, bucket, rule, action) DO UPDATE SET count = zone_stats.count + excluded.count',
@@ -220,13 +225,8 @@ export async function ingestZoneStats(
         dropped.badAddress++
         continue
       }
-      const exists = await tx.all(
-        'SELECT 1 FROM zone_clients WHERE zone_id = ? AND bucket = ? AND ip_hash = ? AND action = ?',
-        [c.zoneId, c.at, h, c.action],
-      )
       if (
-        exists.length === 0 &&
-        !(await room('zone_clients', c.zoneId, c.at, MAX_CLIENTS_PER_BUCKET))
+        !(await admit('zone_clients', c.zoneId, c.at, `${h}|${c.action}`, MAX_CLIENTS_PER_BUCKET))
       )
         continue
       await tx.run(

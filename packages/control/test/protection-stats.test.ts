@@ -142,6 +142,45 @@ for (const be of BACKENDS) {
         dropped: { unknownZone: 1, outOfWindow: 1, overCap: 0, badAddress: 1 },
       })
 
+      // The per-bucket cap: 64 distinct (rule, action) rows, then new ones are dropped;
+      // an existing row is still added to.
+      const capAt = nowBucket() - 12 * 3600
+      const capped = await nodeCall(h, creds, 'POST', '/node/v1/zone-stats', {
+        counters: [
+          ...[...Array(70).keys()].map((i) => ({
+            zoneId: 'hr-web',
+            at: capAt,
+            rule: `r${i}`,
+            action: 'block',
+            count: 1,
+          })),
+          { zoneId: 'hr-web', at: capAt, rule: 'r0', action: 'block', count: 1 },
+        ],
+      })
+      assert.deepEqual(capped.body, {
+        accepted: 65,
+        dropped: { unknownZone: 0, outOfWindow: 0, overCap: 6, badAddress: 0 },
+      })
+      const again = await nodeCall(h, creds, 'POST', '/node/v1/zone-stats', {
+        counters: [
+          { zoneId: 'hr-web', at: capAt, rule: 'r69', action: 'block', count: 1 },
+          { zoneId: 'hr-web', at: capAt, rule: 'r1', action: 'block', count: 1 },
+        ],
+      })
+      assert.deepEqual(again.body['dropped'], {
+        unknownZone: 0,
+        outOfWindow: 0,
+        overCap: 1,
+        badAddress: 0,
+      })
+      const capRows = await h.cp.app.store.driver.all(
+        'SELECT rule, count FROM zone_stats WHERE zone_id = ? AND bucket = ? ORDER BY rule',
+        ['hr-web', capAt],
+      )
+      assert.equal(capRows.length, 64)
+      assert.equal(Number(capRows.find((r) => r['rule'] === 'r0')?.['count']), 2)
+      assert.equal(Number(capRows.find((r) => r['rule'] === 'r1')?.['count']), 2)
+
       // Ordinary traffic: no alert.
       const base = await nodeCall(h, creds, 'POST', '/node/v1/zone-stats', { counters: baseline() })
       assert.equal(base.body['accepted'], 235, JSON.stringify(base.body))
