@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { hostPort, loadConfig, validateConfig } from '@outpost/config'
+import { ProtectionSchema } from '@outpost/protect'
 
 const hostname = z
   .string()
@@ -35,6 +36,8 @@ export const SiteSchema = z
       .optional(),
     /** Cache responses for this site (default true). */
     cache: z.boolean().default(true),
+    /** Attack protection for this site (docs/protect.md); default: the top-level `protection`. */
+    protection: ProtectionSchema.optional(),
   })
   .strict()
 
@@ -207,6 +210,8 @@ export const EdgeConfigSchema = z
       .default({ rotateSeconds: 3600, keepSeconds: 64800 }),
     /** Attack limits (see LimitsSchema). */
     limits: LimitsSchema.prefault({}),
+    /** Attack protection for every site without its own `protection` (docs/protect.md). */
+    protection: ProtectionSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -237,6 +242,15 @@ export const EdgeConfigSchema = z
       }
     })
   })
+  // A site without its own `protection` takes the top-level one.
+  .transform((c) => ({
+    ...c,
+    sites: c.sites.map((s) =>
+      s.protection === undefined && c.protection !== undefined
+        ? { ...s, protection: c.protection }
+        : s,
+    ),
+  }))
 
 export type EdgeConfig = z.infer<typeof EdgeConfigSchema>
 export type EdgeConfigInput = z.input<typeof EdgeConfigSchema>

@@ -13,10 +13,15 @@
  * Bodies are never buffered to answer a visitor: origin bytes are written as
  * they arrive, with backpressure, and a copy is collected only while it stays
  * under `maxEntryBytes`.
+ *
+ * Sites with `protection` (docs/protect.md) are checked first, before the cache
+ * and the origin: a rejected or challenged request never costs an origin request.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Protection } from '@outpost/protect'
 import type { Dispatcher } from 'undici'
 import type { HttpCache, CachedEntry } from '../cache/http-cache.ts'
 import { hostOf } from '../cache/http-cache.ts'
@@ -89,6 +94,11 @@ export interface HandlerOptions {
   readonly onRequest?: (r: RequestRecord) => void
   /** Background failures (cache writes, refreshes); they never affect the visitor. */
   readonly onError?: (e: unknown, what: string) => void
+  /**
+   * The attack-protection engine for sites with `protection` config. Created on
+   * first use when not given; zones follow the data-plane state on reload.
+   */
+  readonly protection?: Protection
 }
 
 /** The part of both Node response classes that the handler uses. */
@@ -113,11 +123,20 @@ export class RequestHandler {
   /** Entries being refreshed in the background (stale-while-revalidate runs once per entry). */
   readonly #refreshing = new Set<string>()
   readonly #background = new Set<Promise<void>>()
+  #protection: Protection | undefined
+  /** The state whose sites' protection configs are loaded into #protection. */
+  #protectedState: DataPlaneState | undefined
 
   constructor(options: HandlerOptions) {
     this.#o = options
     this.#now = options.now ?? Date.now
     this.#maxEntry = options.maxEntryBytes ?? 8 * 1024 * 1024
+    this.#protection = options.protection
+  }
+
+  /** The protection engine (metrics, "under attack" switch, bans), once a site uses it. */
+  get protection(): Protection | undefined {
+    return this.#protection
   }
 
   /** Waits for background refreshes (tests, shutdown). */
@@ -149,6 +168,12 @@ export class RequestHandler {
       this.#o.onRequest?.(rec)
     }
     res.once('close', log)
+    if (this.#protection !== undefined)
+      res.once('close', () => {
+        // Origin health for the "under attack" auto-trigger.
+        if (rec.site !== '-' && rec.status > 0)
+          this.#protection?.observeResponse(rec.site, rec.status)
+      })
     try {
       await this.#route(req, res, conn, rec)
     } catch (e) {
@@ -169,6 +194,25 @@ export class RequestHandler {
     rec.site = site.name
     const method = rec.method
     const path = rec.path.startsWith('/') ? rec.path : '/'
+    if (site.config.protection !== undefined) {
+      const d = this.#protect(state).evaluate({
+        zone: site.name,
+        host,
+        method,
+        path,
+        headers: req.headers,
+        ip: conn.clientIp,
+        secure: conn.secure,
+      })
+      if (d.kind !== 'pass') {
+        rec.status = d.status
+        rec.bytes += d.body.length
+        res.writeHead(d.status, { ...d.headers, 'content-length': String(d.body.length) })
+        res.end(method === 'HEAD' ? undefined : d.body)
+        return
+      }
+      if (d.delayMs > 0) await sleep(d.delayMs) // nginx `delay=`: excess served late, not refused
+    }
     const primary = `${conn.secure ? 'https' : 'http'}://${host}${path}`
     const forward = originRequestHeaders(req.headers, {
       clientIp: conn.clientIp,
@@ -259,6 +303,21 @@ export class RequestHandler {
       method === 'GET',
       method === 'GET' ? { cache, requestTime } : undefined,
     )
+  }
+
+  /** The protection engine with every protected site of `state` as a zone (synced on reload). */
+  #protect(state: DataPlaneState): Protection {
+    this.#protection ??= new Protection({
+      ...(this.#o.onError !== undefined ? { onError: this.#o.onError } : {}),
+    })
+    if (this.#protectedState !== state) {
+      for (const s of state.sites.values()) {
+        if (s.config.protection !== undefined) this.#protection.setZone(s.name, s.config.protection)
+        else this.#protection.removeZone(s.name)
+      }
+      this.#protectedState = state
+    }
+    return this.#protection
   }
 
   /** Sends the request to the origin; on failure answers the visitor (stale or an error page). */
