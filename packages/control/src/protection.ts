@@ -152,21 +152,32 @@ export type DecisionFeed = z.infer<typeof DecisionFeed>
 
 /** Wakes long-polls on a change: in-process at once, other instances via a 1 s poll. */
 class DecisionHub {
-  readonly #waiters = new Set<() => void>()
+  /** Each waiting poll with the version it already has. */
+  readonly #waiters = new Map<() => void, number>()
   #poll: NodeJS.Timeout | undefined
-  #seen = -1
   readonly #version: () => Promise<number>
 
   constructor(version: () => Promise<number>) {
     this.#version = version
   }
 
+  /** A change made here: wake every poll (each re-reads the version). */
   notify(): void {
-    for (const w of [...this.#waiters]) w()
+    for (const w of [...this.#waiters.keys()]) w()
   }
 
-  /** Resolves on a change, on `ms` elapsed, or when `c`'s socket closes. */
-  wait(ms: number, c: Ctx): Promise<void> {
+  /** The shared counter (changes by other instances): wake the polls it moved past. */
+  #tick(): void {
+    this.#version().then(
+      (v) => {
+        for (const [w, after] of [...this.#waiters]) if (v > after) w()
+      },
+      () => undefined,
+    )
+  }
+
+  /** Resolves on a change past `after`, on `ms` elapsed, or when `c`'s socket closes. */
+  wait(after: number, ms: number, c: Ctx): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer)
@@ -181,17 +192,13 @@ class DecisionHub {
       const timer = setTimeout(done, ms)
       timer.unref()
       c.req.socket.once('close', done)
-      this.#waiters.add(done)
-      this.#poll ??= setInterval(() => {
-        this.#version().then(
-          (v) => {
-            if (this.#seen !== -1 && v !== this.#seen) this.notify()
-            this.#seen = v
-          },
-          () => undefined,
-        )
-      }, 1000)
-      this.#poll.unref()
+      this.#waiters.set(done, after)
+      if (this.#poll === undefined) {
+        this.#poll = setInterval(() => {
+          this.#tick()
+        }, 1000)
+        this.#poll.unref()
+      }
     })
   }
 }
@@ -337,7 +344,7 @@ export async function decisionFeed(
   const deadline = Date.now() + waitMs
   let v = await app.store.counter(VERSION_KEY)
   while (v <= after && c !== undefined && Date.now() < deadline) {
-    await state(app).hub.wait(deadline - Date.now(), c)
+    await state(app).hub.wait(after, deadline - Date.now(), c)
     if (c.req.socket.destroyed) break
     v = await app.store.counter(VERSION_KEY)
   }
