@@ -1,8 +1,11 @@
 /**
  * A {@link Signer} over a private key held in this process (node:crypto). The
  * keyless `RemoteSigner` in @outpost/keyless implements the same interface.
- * Signing runs on libuv's thread pool (the callback form of `crypto.sign`), so
- * the event loop keeps serving other connections meanwhile.
+ * RSA signing (about a millisecond) runs on libuv's thread pool (the callback
+ * form of `crypto.sign`), so the event loop keeps serving other connections
+ * meanwhile. ECDSA and EdDSA take tens of microseconds, less than handing the
+ * job to the thread pool costs in CPU, so they run inline (the result is still
+ * a Promise).
  */
 import { constants, createPrivateKey, sign, type KeyObject } from 'node:crypto'
 import { SignatureScheme, hashOfSignatureScheme } from './constants.ts'
@@ -47,11 +50,14 @@ export function schemesForKey(key: KeyObject): SignatureScheme[] {
 export class LocalSigner implements Signer {
   readonly schemes: readonly SignatureScheme[]
   readonly #key: KeyObject
+  /** Cheap enough to sign on the event loop (not RSA). */
+  readonly #inline: boolean
 
   constructor(key: KeyObject) {
     if (key.type !== 'private')
       throw new InternalError('Cannot create LocalSigner: not a private key')
     this.#key = key
+    this.#inline = key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss'
     this.schemes = schemesForKey(key)
     if (this.schemes.length === 0) {
       throw new InternalError(
@@ -86,6 +92,13 @@ export class LocalSigner implements Signer {
           saltLength: hash === 'sha256' ? 32 : hash === 'sha384' ? 48 : 64,
         }
       : this.#key
+    if (this.#inline) {
+      try {
+        return Promise.resolve(sign(hash, content, key))
+      } catch (err) {
+        return Promise.reject(new InternalError('Cannot sign: node:crypto failed', { cause: err }))
+      }
+    }
     return new Promise((resolve, reject) => {
       sign(hash, content, key, (err, sig) => {
         if (err) reject(new InternalError('Cannot sign: node:crypto failed', { cause: err }))

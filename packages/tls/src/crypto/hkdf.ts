@@ -34,22 +34,36 @@ export function hmacKey(key: Uint8Array): KeyObject | Uint8Array {
   return key.length === 0 ? key : createSecretKey(key)
 }
 
+/**
+ * A secret that is expanded more than once (handshake/master/traffic secrets):
+ * wrap it in a KeyObject once and pass that to every HKDF-Expand-Label, instead
+ * of one `createSecretKey` per label.
+ */
+export type Prk = Uint8Array | KeyObject
+
+const COUNTER = [new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3])]
+
 /** HKDF-Expand(PRK, info, L) (RFC 5869 §2.3). */
-export function hkdfExpand(
-  hash: HashName,
-  prk: Uint8Array,
-  info: Uint8Array,
-  length: number,
-): Uint8Array {
+export function hkdfExpand(hash: HashName, prk: Prk, info: Uint8Array, length: number): Uint8Array {
+  const key = prk instanceof Uint8Array ? hmacKey(prk) : prk
+  // One block (every TLS 1.3 label but none): T(1) = HMAC(PRK, info | 0x01).
+  const first = createHmac(hash, key)
+    .update(info)
+    .update(COUNTER[0] as Uint8Array)
+    .digest()
+  if (first.length === length) return new Uint8Array(first.buffer, first.byteOffset, length)
   const out = new Uint8Array(length)
-  let prev = new Uint8Array(0)
+  let prev: Uint8Array = first
   let at = 0
-  const key = hmacKey(prk)
-  for (let i = 1; at < length; i++) {
-    const h = createHmac(hash, key).update(prev).update(info)
-    const block = h.update(new Uint8Array([i])).digest()
-    out.set(block.subarray(0, Math.min(block.length, length - at)), at)
-    at += block.length
+  for (let i = 1; ; i++) {
+    out.set(prev.subarray(0, Math.min(prev.length, length - at)), at)
+    at += prev.length
+    if (at >= length) break
+    const block = createHmac(hash, key)
+      .update(prev)
+      .update(info)
+      .update(COUNTER[i] ?? new Uint8Array([i + 1]))
+      .digest()
     prev.fill(0)
     prev = block
   }
@@ -63,7 +77,7 @@ export function hkdfExpand(
  */
 export function hkdfExpandLabel(
   hash: HashName,
-  secret: Uint8Array,
+  secret: Prk,
   label: string,
   context: Uint8Array,
   length: number,
@@ -83,7 +97,7 @@ export function hkdfExpandLabel(
 /** Derive-Secret(Secret, Label, Messages) with Messages already hashed (RFC 8446 §7.1). */
 export function deriveSecret(
   hash: HashName,
-  secret: Uint8Array,
+  secret: Prk,
   label: string,
   transcriptHash: Uint8Array,
 ): Uint8Array {

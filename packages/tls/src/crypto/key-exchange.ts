@@ -9,7 +9,6 @@ import {
   createPublicKey,
   diffieHellman,
   encapsulate,
-  generateKeyPair,
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto'
@@ -34,53 +33,38 @@ const X25519_LEN = 32
 const MLKEM768_EK_LEN = 1184
 const MLKEM768_CT_LEN = 1088
 
-/** A raw public key as a KeyObject (Node 24 `raw-public`; cheaper than wrapping it in SPKI DER). */
-function rawPublicKey(type: 'x25519' | 'ml-kem-768', raw: Uint8Array): KeyObject {
-  return createPublicKey({
-    key: raw as never,
-    format: 'raw-public',
-    asymmetricKeyType: type,
-  } as never)
-}
-
 /**
- * Fresh X25519 key pairs, generated ahead on libuv's thread pool so the event
- * loop does not pay for key generation during a handshake. Each pair is used
- * exactly once (popped); when the pool is empty we generate synchronously.
+ * A raw public key as a KeyObject (Node 24 `raw-public`; cheaper than wrapping it in SPKI DER).
+ *
+ * Node 24's `createPublicKey` first asks `isKeyObject(options)`, which answers
+ * "no" by catching the TypeError of a private-field check; V8 captures a stack
+ * trace for that error, which cost more than the import itself (~70 µs of ~90 µs
+ * per handshake, measured). With `Error.stackTraceLimit = 0` for the call, the
+ * internal error is cheap; an import error we report still has its message and
+ * becomes the `cause` of our illegal_parameter.
  */
-class X25519Pool {
-  readonly #pairs: { publicKey: KeyObject; privateKey: KeyObject }[] = []
-  #pending = 0
-  readonly #target: number
-
-  constructor(target: number) {
-    this.#target = target
-  }
-
-  take(): { publicKey: KeyObject; privateKey: KeyObject } {
-    const pair = this.#pairs.pop() ?? generateKeyPairSync('x25519')
-    this.#refill()
-    return pair
-  }
-
-  #refill(): void {
-    while (this.#pairs.length + this.#pending < this.#target) {
-      this.#pending++
-      generateKeyPair('x25519', undefined, (err, publicKey, privateKey) => {
-        this.#pending--
-        if (!err) this.#pairs.push({ publicKey, privateKey })
-      })
-    }
+function rawPublicKey(type: 'x25519' | 'ml-kem-768', raw: Uint8Array): KeyObject {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return createPublicKey({
+      key: raw as never,
+      format: 'raw-public',
+      asymmetricKeyType: type,
+    } as never)
+  } finally {
+    Error.stackTraceLimit = limit
   }
 }
-
-const x25519Pool = new X25519Pool(32)
 
 function x25519(clientShare: Uint8Array): KeyExchangeResult {
   if (clientShare.length !== X25519_LEN) {
     throw illegalParameter(`Cannot use x25519 key share: length is ${clientShare.length}, not 32`)
   }
-  const { publicKey, privateKey } = x25519Pool.take()
+  // Generated here, on the event loop: a pool refilled with async generateKeyPair
+  // costs more CPU per handshake (job setup and KeyObject wrapping on the main
+  // thread on top of the key generation itself), and CPU is what limits a busy edge.
+  const { publicKey, privateKey } = generateKeyPairSync('x25519')
   let sharedSecret: Uint8Array
   try {
     sharedSecret = diffieHellman({ privateKey, publicKey: rawPublicKey('x25519', clientShare) })

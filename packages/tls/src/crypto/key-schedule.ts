@@ -40,7 +40,7 @@
  *                                   = resumption_master_secret
  * ```
  */
-import { createHmac } from 'node:crypto'
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import { deriveSecret, hkdfExpandLabel, hkdfExtract, hmacKey } from './hkdf.ts'
 import { hashOf } from './transcript.ts'
 import type { SuiteParams } from './suites.ts'
@@ -53,15 +53,35 @@ function emptyHash(h: 'sha256' | 'sha384'): Uint8Array {
   return EMPTY_HASH[h]
 }
 
+/**
+ * Without a PSK the Early Secret is HKDF-Extract(0, 0), a public constant, and so
+ * is Derive-Secret(Early Secret, "derived", ""): computed once per hash.
+ */
+const WITHOUT_PSK = new Map<'sha256' | 'sha384', { early: Uint8Array; derived: Uint8Array }>()
+
+function withoutPsk(suite: SuiteParams): { early: Uint8Array; derived: Uint8Array } {
+  let c = WITHOUT_PSK.get(suite.hash)
+  if (!c) {
+    const zeros = new Uint8Array(suite.hashLen)
+    const early = hkdfExtract(suite.hash, zeros, zeros)
+    c = { early, derived: deriveSecret(suite.hash, early, 'derived', emptyHash(suite.hash)) }
+    WITHOUT_PSK.set(suite.hash, c)
+  }
+  return c
+}
+
 /** Stage 1: the Early Secret, from a resumption PSK or from zeros. */
 export class KeyScheduleEarly {
   readonly #suite: SuiteParams
   readonly #earlySecret: Uint8Array
+  readonly #hasPsk: boolean
 
   constructor(suite: SuiteParams, psk?: Uint8Array) {
     this.#suite = suite
-    const zeros = new Uint8Array(suite.hashLen)
-    this.#earlySecret = hkdfExtract(suite.hash, zeros, psk ?? zeros)
+    this.#hasPsk = psk !== undefined
+    this.#earlySecret = psk
+      ? hkdfExtract(suite.hash, new Uint8Array(suite.hashLen), psk)
+      : new Uint8Array(withoutPsk(suite).early)
   }
 
   /** binder_key for a resumption PSK (RFC 8446 §7.1, §4.2.11.2). */
@@ -82,6 +102,11 @@ export class KeyScheduleEarly {
   /** Mixes in the (EC)DHE shared secret; `helloHash` covers ClientHello...ServerHello. */
   intoHandshake(sharedSecret: Uint8Array, helloHash: Uint8Array): KeyScheduleHandshake {
     const h = this.#suite.hash
+    if (!this.#hasPsk) {
+      this.#earlySecret.fill(0)
+      const handshakeSecret = hkdfExtract(h, withoutPsk(this.#suite).derived, sharedSecret)
+      return new KeyScheduleHandshake(this.#suite, handshakeSecret, helloHash)
+    }
     const derived = deriveSecret(h, this.#earlySecret, 'derived', emptyHash(h))
     const handshakeSecret = hkdfExtract(h, derived, sharedSecret)
     derived.fill(0)
@@ -99,21 +124,24 @@ export class KeyScheduleEarly {
 export class KeyScheduleHandshake {
   readonly #suite: SuiteParams
   readonly #handshakeSecret: Uint8Array
+  /** The same secret as a KeyObject, for the three labels expanded from it. */
+  readonly #handshakeKey: KeyObject
   readonly clientHandshakeTrafficSecret: Uint8Array
   readonly serverHandshakeTrafficSecret: Uint8Array
 
   constructor(suite: SuiteParams, handshakeSecret: Uint8Array, helloHash: Uint8Array) {
     this.#suite = suite
     this.#handshakeSecret = handshakeSecret
+    this.#handshakeKey = createSecretKey(handshakeSecret)
     this.clientHandshakeTrafficSecret = deriveSecret(
       suite.hash,
-      handshakeSecret,
+      this.#handshakeKey,
       'c hs traffic',
       helloHash,
     )
     this.serverHandshakeTrafficSecret = deriveSecret(
       suite.hash,
-      handshakeSecret,
+      this.#handshakeKey,
       's hs traffic',
       helloHash,
     )
@@ -132,7 +160,7 @@ export class KeyScheduleHandshake {
   /** Derives the Master Secret; `serverFinishedHash` covers ClientHello...server Finished. */
   intoTraffic(serverFinishedHash: Uint8Array): KeyScheduleTraffic {
     const h = this.#suite.hash
-    const derived = deriveSecret(h, this.#handshakeSecret, 'derived', emptyHash(h))
+    const derived = deriveSecret(h, this.#handshakeKey, 'derived', emptyHash(h))
     const masterSecret = hkdfExtract(h, derived, new Uint8Array(this.#suite.hashLen))
     derived.fill(0)
     this.#handshakeSecret.fill(0)
@@ -147,6 +175,8 @@ export class KeyScheduleHandshake {
 export class KeyScheduleTraffic {
   readonly #suite: SuiteParams
   readonly #masterSecret: Uint8Array
+  /** The same secret as a KeyObject, for the labels expanded from it. */
+  readonly #masterKey: KeyObject
   readonly clientApplicationTrafficSecret0: Uint8Array
   readonly serverApplicationTrafficSecret0: Uint8Array
   readonly #serverFinishedHash: Uint8Array
@@ -155,16 +185,17 @@ export class KeyScheduleTraffic {
     const h = suite.hash
     this.#suite = suite
     this.#masterSecret = masterSecret
+    this.#masterKey = createSecretKey(masterSecret)
     this.#serverFinishedHash = serverFinishedHash
     this.clientApplicationTrafficSecret0 = deriveSecret(
       h,
-      masterSecret,
+      this.#masterKey,
       'c ap traffic',
       serverFinishedHash,
     )
     this.serverApplicationTrafficSecret0 = deriveSecret(
       h,
-      masterSecret,
+      this.#masterKey,
       's ap traffic',
       serverFinishedHash,
     )
@@ -172,17 +203,12 @@ export class KeyScheduleTraffic {
 
   /** exporter_master_secret, derived only on request (nothing in the server exports keys yet). */
   get exporterMasterSecret(): Uint8Array {
-    return deriveSecret(
-      this.#suite.hash,
-      this.#masterSecret,
-      'exp master',
-      this.#serverFinishedHash,
-    )
+    return deriveSecret(this.#suite.hash, this.#masterKey, 'exp master', this.#serverFinishedHash)
   }
 
   /** resumption_master_secret; `clientFinishedHash` covers ClientHello...client Finished. Ends the schedule. */
   resumptionMasterSecret(clientFinishedHash: Uint8Array): Uint8Array {
-    const rms = deriveSecret(this.#suite.hash, this.#masterSecret, 'res master', clientFinishedHash)
+    const rms = deriveSecret(this.#suite.hash, this.#masterKey, 'res master', clientFinishedHash)
     this.#masterSecret.fill(0)
     return rms
   }
@@ -223,8 +249,9 @@ export function trafficKeys(
   suite: SuiteParams,
   secret: Uint8Array,
 ): { key: Uint8Array; iv: Uint8Array } {
+  const prk = createSecretKey(secret)
   return {
-    key: hkdfExpandLabel(suite.hash, secret, 'key', EMPTY, suite.keyLen),
-    iv: hkdfExpandLabel(suite.hash, secret, 'iv', EMPTY, 12),
+    key: hkdfExpandLabel(suite.hash, prk, 'key', EMPTY, suite.keyLen),
+    iv: hkdfExpandLabel(suite.hash, prk, 'iv', EMPTY, 12),
   }
 }
