@@ -184,7 +184,8 @@ export const Application = ApplicationCreate.extend({
   id: z.string(),
   state: z.enum(APPLICATION_STATES),
   partnerId: z.string().optional(),
-  referral: z.object({ iat: z.number(), exp: z.number() }).optional(),
+  /** The referral's lifetime and SHA-256 (a referral is used once). */
+  referral: z.object({ iat: z.number(), exp: z.number(), sha256: z.string() }).optional(),
   reviewId: z.string().optional(),
   listVersions: z.array(z.string()).optional(),
   reason: z.string().optional(),
@@ -343,6 +344,11 @@ export async function handInReferral(app: App, id: string, token: string): Promi
     partner: (pid) => partners.get(pid),
     application: a,
   })
+  const sha256 = createHash('sha256').update(token).digest('hex')
+  const reused = (await app.store.list<Application>('application')).find(
+    (x) => x.referral?.sha256 === sha256,
+  )
+  if (reused !== undefined) refuse(`it was already used for application "${reused.id}"`)
   const who = `partner:${claims.partner}`
   await step(
     app,
@@ -350,7 +356,7 @@ export async function handInReferral(app: App, id: string, token: string): Promi
     id,
     ['submitted'],
     'partner_review',
-    { partnerId: claims.partner, referral: { iat: claims.iat, exp: claims.exp } },
+    { partnerId: claims.partner, referral: { iat: claims.iat, exp: claims.exp, sha256 } },
     'signed referral verified',
   )
   const screening = await step(app, who, id, ['partner_review'], 'screening')

@@ -222,6 +222,20 @@ for (const be of BACKENDS) {
       )
       assert.equal((await h.call('GET', '/v1/orgs/volga')).status, 404)
 
+      // A referral scoped by organisation name is used once: a second application with the
+      // same name cannot reuse it.
+      const twin = await apply(h, 'meduza2', 'Meduza Project')
+      const byName = signReferral(
+        { partner: 'cpj', aud, iat: now, exp: now + 3600, org: 'Meduza Project' },
+        partner.privateKey,
+      )
+      const twinOk = await refer(byName, twin)
+      assert.equal(twinOk.status, 200, msg(twinOk.body))
+      const third = await apply(h, 'meduza3', 'Meduza Project')
+      const reused = await refer(byName, third)
+      assert.equal(reused.status, 403)
+      assert.match(msg(reused.body), new RegExp(`already used for application "${twin}"`))
+
       // A disabled partner's referrals are refused.
       await h.call('DELETE', '/v1/programme/partners/cpj')
       const late = await apply(h, 'late', 'Late Newsroom')
