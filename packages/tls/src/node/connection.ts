@@ -24,6 +24,9 @@ import { ConnectionClosedError } from '../errors.ts'
 
 type WriteCallback = (error?: Error | null) => void
 
+/** The abort reason of a connection destroyed after its handshake completed (shared). */
+const DESTROYED_AFTER_HANDSHAKE = new ConnectionClosedError('Cannot continue: connection destroyed')
+
 /**
  * A TLS 1.3 server connection over a socket; read and write it as plaintext.
  * Emits 'secure' when the handshake completes and 'tlsError' (with the error)
@@ -201,6 +204,16 @@ export class TlsConnection extends Duplex {
     else this.#drainCallback = cb
   }
 
+  /**
+   * node:http's socketOnEnd calls end() again on a connection it already ended
+   * (`Connection: close`); Writable.end would build an ERR_STREAM_ALREADY_FINISHED
+   * error (with a stack) only to hand it to a missing callback. Skip that case.
+   */
+  override end(...args: unknown[]): this {
+    if (this.writableFinished && args.length === 0) return this
+    return super.end(...(args as []))
+  }
+
   override _final(cb: WriteCallback): void {
     if (!this.#conn.error) {
       this.#conn.close()
@@ -213,7 +226,13 @@ export class TlsConnection extends Duplex {
   override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer)
     this.#signing?.abort()
-    this.#conn.abort(new ConnectionClosedError('Cannot continue: connection destroyed'))
+    // After a completed handshake the reason is never shown to anyone: skip
+    // building (and capturing a stack for) a new error on every close.
+    this.#conn.abort(
+      this.#conn.isHandshakeComplete
+        ? DESTROYED_AFTER_HANDSHAKE
+        : new ConnectionClosedError('Cannot continue: connection destroyed'),
+    )
     for (const w of this.#queuedWrites)
       w.cb(new ConnectionClosedError('Cannot write: connection destroyed'))
     this.#queuedWrites = []
