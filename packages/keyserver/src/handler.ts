@@ -15,6 +15,13 @@
  *   key policy refuses node or SNI        PolicyDenied
  *   key type, digest length, primitive    CryptoFailed
  *   SignTls13 content not a CertificateVerify input  BadContext
+ *
+ * A software key signs synchronously, so the handler answers it at once (no
+ * promise): the answer joins the other answers to the same read in one write.
+ * Only operations that wait elsewhere (PKCS#11 in its worker) are in flight
+ * and count towards `maxInFlightTotal`; a synchronous one never waits, and
+ * requests beyond what the event loop handles stay in the socket (reading
+ * stops when answers back up, see serveConnection).
  */
 import { toHex } from '@outpost/wire'
 import {
