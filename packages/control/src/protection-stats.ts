@@ -271,38 +271,36 @@ function kindOf(action: string): Kind {
   return 'served'
 }
 
+/**
+ * The report, aggregated in SQL so memory stays bounded by buckets × actions
+ * (not by rules): totals per (bucket, action), the top rules, and the rules
+ * that fired in each attack period.
+ */
 export async function zoneReport(app: App, zoneId: string, hours = 24): Promise<ZoneReport> {
   const to = Math.floor(app.now().getTime() / 1000 / BUCKET_SECONDS) * BUCKET_SECONDS
   const from = to - Math.round(hours * 3600)
   const binSeconds = Math.max(60, Math.ceil((to - from) / 120 / 60) * 60)
-  const rows = await app.store.driver.all(
-    'SELECT bucket, rule, action, count FROM zone_stats WHERE zone_id = ? AND bucket > ? AND bucket <= ?',
-    [zoneId, from, to],
+  const db = app.store.driver
+  const range = [zoneId, from, to]
+  const rows = await db.all(
+    'SELECT bucket, action, SUM(count) AS n FROM zone_stats WHERE zone_id = ? AND bucket > ? AND bucket <= ? GROUP BY bucket, action',
+    range,
   )
   const bins = new Map<number, { served: number; challenged: number; rejected: number }>()
   const perBucket = new Map<number, number>()
   const actions = new Map<string, number>()
-  const rules = new Map<string, number>()
-  const binRules = new Map<number, Set<string>>()
   const totals = { requests: 0, served: 0, challenged: 0, rejected: 0 }
   for (const r of rows) {
     const at = Number(r['bucket'])
     const act = String(r['action'])
-    const rule = String(r['rule'])
-    const n = Number(r['count'])
+    const n = Number(r['n'])
     actions.set(act, (actions.get(act) ?? 0) + n)
-    rules.set(`${rule}\u0000${act}`, (rules.get(`${rule}\u0000${act}`) ?? 0) + n)
     const k = kindOf(act)
     if (k === 'log') continue
     const bin = from + Math.floor((at - from - 1) / binSeconds) * binSeconds
     const b = bins.get(bin) ?? { served: 0, challenged: 0, rejected: 0 }
     b[k] += n
     bins.set(bin, b)
-    if (k !== 'served' && rule !== '-') {
-      const s = binRules.get(bin) ?? new Set<string>()
-      s.add(rule)
-      binRules.set(bin, s)
-    }
     totals[k] += n
     totals.requests += n
     perBucket.set(at, (perBucket.get(at) ?? 0) + n)
@@ -318,25 +316,34 @@ export async function zoneReport(app: App, zoneId: string, hours = 24): Promise<
   let cur: (typeof attacks)[number] | undefined
   for (const b of timeline) {
     const total = b.served + b.challenged + b.rejected
-    const hot = total > 0 && (b.rejected + b.challenged) / total >= 0.2
-    if (hot) {
+    if (total > 0 && (b.rejected + b.challenged) / total >= 0.2) {
       let peakRps = 0
       for (const [at, n] of perBucket)
         if (at > b.at && at <= b.at + binSeconds) peakRps = Math.max(peakRps, n / BUCKET_SECONDS)
-      const rs = [...(binRules.get(b.at) ?? [])]
       if (cur === undefined) {
-        cur = { start: b.at, end: b.at + binSeconds, peakRps, rules: rs }
+        cur = { start: b.at, end: b.at + binSeconds, peakRps, rules: [] }
         attacks.push(cur)
       } else {
         cur.end = b.at + binSeconds
         cur.peakRps = Math.max(cur.peakRps, peakRps)
-        cur.rules = [...new Set([...cur.rules, ...rs])]
       }
     } else cur = undefined
   }
-  const clients = await app.store.driver.all(
+  const stopping = [...REJECT_ACTIONS, 'challenge']
+  for (const a of attacks.slice(0, 20)) {
+    const fired = await db.all(
+      `SELECT rule, SUM(count) AS n FROM zone_stats WHERE zone_id = ? AND bucket > ? AND bucket <= ? AND rule <> '-' AND action IN (${stopping.map(() => '?').join(', ')}) GROUP BY rule ORDER BY n DESC LIMIT 10`,
+      [zoneId, a.start, a.end, ...stopping],
+    )
+    a.rules = fired.map((r) => String(r['rule']))
+  }
+  const top = await db.all(
+    "SELECT rule, action, SUM(count) AS n FROM zone_stats WHERE zone_id = ? AND bucket > ? AND bucket <= ? AND rule <> '-' GROUP BY rule, action ORDER BY n DESC LIMIT 10",
+    range,
+  )
+  const clients = await db.all(
     'SELECT ip_hash, SUM(count) AS n FROM zone_clients WHERE zone_id = ? AND bucket > ? AND bucket <= ? GROUP BY ip_hash ORDER BY n DESC LIMIT 10',
-    [zoneId, from, to],
+    range,
   )
   return {
     zoneId,
@@ -349,14 +356,11 @@ export async function zoneReport(app: App, zoneId: string, hours = 24): Promise<
     byAction: [...actions]
       .map(([a, count]) => ({ action: a, count }))
       .sort((a, b) => b.count - a.count),
-    topRules: [...rules]
-      .map(([k, count]) => {
-        const [rule = '', act = ''] = k.split('\u0000')
-        return { rule, action: act, count }
-      })
-      .filter((r) => r.rule !== '-')
-      .sort((a, b) => b.count - a.count)
-      .slice(0, 10),
+    topRules: top.map((r) => ({
+      rule: String(r['rule']),
+      action: String(r['action']),
+      count: Number(r['n']),
+    })),
     topClients: clients.map((r) => ({ ipHash: String(r['ip_hash']), count: Number(r['n']) })),
     attacks,
   }
