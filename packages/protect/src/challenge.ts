@@ -12,9 +12,13 @@
  * nonce goes into a bounded replay cache until the challenge would expire (AP9).
  */
 import { createHash, randomBytes } from 'node:crypto'
+
+/** SHA-256(s)[0..8]: binds a challenge to its zone and User-Agent. */
+function h8(s: string): Buffer {
+  return createHash('sha256').update(s).digest().subarray(0, 8)
+}
 import { ctEqual } from '@outpost/wire'
 import type { KeyRing } from './keys.ts'
-import { h8 } from './clearance.ts'
 
 const VERSION = 1
 const PAYLOAD = 40

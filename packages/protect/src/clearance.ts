@@ -1,28 +1,25 @@
 /**
  * The compact clearance token (cookie) issued after a solved challenge.
  *
- *   token   = base64url(payload ‖ tag)                     (78 characters)
- *   payload = version(1)=1 ‖ flags(1) ‖ epoch(4) ‖ expiry(4, Unix s)
- *             ‖ H8(zone) ‖ H8(user-agent) ‖ H8(prefix or "") ‖ id(8, random)
- *   tag     = HMAC-SHA256(key[epoch], payload)[0..16]
- *   H8(x)   = SHA-256(x)[0..8]
+ *   token   = base64url(payload ‖ tag)                              (46 characters)
+ *   payload = version(1)=1 ‖ flags(1) ‖ epoch(4) ‖ expiry(4, Unix s) ‖ id(8, random)
+ *   tag     = HMAC-SHA256(key[epoch], payload ‖ 0 ‖ zone ‖ 0 ‖ user-agent ‖ 0 ‖ prefix)[0..16]
  *
- * flags bit 0: bound to the client prefix. Verification always computes the HMAC
- * (with a dummy key for unknown epochs) and checks every field without early exit,
- * so forged, expired, wrong-zone, wrong-epoch and truncated tokens cost the same (AP7).
+ * The token is bound to the zone, the User-Agent and (flags bit 0) the client prefix by
+ * the MAC itself: they are never stored in the cookie, and one HMAC is the whole cost of
+ * verification (attack-protection.md §0.7: a compact own HMAC token, not a JWT).
+ * Verification always computes the HMAC (with a dummy key for unknown epochs) and checks
+ * every field without early exit, so forged, expired, wrong-zone, wrong-epoch and
+ * truncated tokens cost the same (AP7). `id` keys the per-token rate limit (AP8).
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { ctEqual } from '@outpost/wire'
 import type { KeyRing } from './keys.ts'
 
 const VERSION = 1
-const PAYLOAD = 42
+const PAYLOAD = 18
 const TAG = 16
 export const TOKEN_CHARS = Math.ceil(((PAYLOAD + TAG) * 4) / 3)
-
-export function h8(s: string): Buffer {
-  return createHash('sha256').update(s).digest().subarray(0, 8)
-}
 
 export interface Binding {
   readonly zone: string
@@ -31,17 +28,20 @@ export interface Binding {
   readonly prefix?: string
 }
 
+function bound(p: Uint8Array, zone: string, ua: string, prefix: string): Buffer {
+  return Buffer.concat([p, Buffer.from(`\u0000${zone}\u0000${ua}\u0000${prefix}`)])
+}
+
 export function issueClearance(keys: KeyRing, b: Binding, nowMs: number, ttlS: number): string {
   const p = Buffer.alloc(PAYLOAD)
   p[0] = VERSION
   p[1] = b.prefix === undefined ? 0 : 1
   p.writeUInt32BE(keys.epoch, 2)
   p.writeUInt32BE(Math.floor(nowMs / 1000) + ttlS, 6)
-  h8(b.zone).copy(p, 10)
-  h8(b.userAgent).copy(p, 18)
-  h8(b.prefix ?? '').copy(p, 26)
-  randomBytes(8).copy(p, 34)
-  const tag = keys.mac(keys.epoch, p).mac.subarray(0, TAG)
+  randomBytes(8).copy(p, 10)
+  const tag = keys
+    .mac(keys.epoch, bound(p, b.zone, b.userAgent, b.prefix ?? ''))
+    .mac.subarray(0, TAG)
   return Buffer.concat([p, tag]).toString('base64url')
 }
 
@@ -61,15 +61,14 @@ export function verifyClearance(
   let good = raw.length === PAYLOAD + TAG && token.length === TOKEN_CHARS
   if (raw.length !== PAYLOAD + TAG) raw = ZERO
   const p = raw.subarray(0, PAYLOAD)
-  const epoch = p.readUInt32BE(2)
-  const { mac, known } = keys.mac(epoch, p)
+  const { mac, known } = keys.mac(
+    p.readUInt32BE(2),
+    bound(p, b.zone, b.userAgent, p[1] === 1 ? b.prefix : ''),
+  )
   good = ctEqual(mac.subarray(0, TAG), raw.subarray(PAYLOAD)) && good && known
   good = p[0] === VERSION && good
   good = p.readUInt32BE(6) * 1000 > nowMs && good
-  good = ctEqual(p.subarray(10, 18), h8(b.zone)) && good
-  good = ctEqual(p.subarray(18, 26), h8(b.userAgent)) && good
-  good = ctEqual(p.subarray(26, 34), h8(p[1] === 1 ? b.prefix : '')) && good
   return good
-    ? { ok: true, id: p.subarray(34, 42).toString('hex'), expiry: p.readUInt32BE(6) }
+    ? { ok: true, id: p.subarray(10, 18).toString('hex'), expiry: p.readUInt32BE(6) }
     : { ok: false }
 }

@@ -14,7 +14,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { Bans, ReplayCache, Tier, checkWork, issueChallenge, openChallenge } from './challenge.ts'
 import { issueClearance, verifyClearance } from './clearance.ts'
 import { AllowList, type AllowMatch } from './allow.ts'
-import { prefixKey } from './ip.ts'
+import { ipBytes, prefixKey } from './ip.ts'
 import { KeyRing } from './keys.ts'
 import { Limiter, type LimitParams } from './limiter.ts'
 import { compileMatch, header, type Matcher, type Req } from './match.ts'
@@ -112,6 +112,10 @@ export class Protection {
   readonly #now: () => number
   readonly #replay: ReplayCache
   readonly #bans = new Bans()
+  /** Prefix bans from the control plane: masked prefix key → entries (zone undefined = all). */
+  #prefixBans = new Map<string, readonly { zone: string | undefined; until: number }[]>()
+  #prefixLens: { v4: number[]; v6: number[] } = { v4: [], v6: [] }
+  readonly #listeners = new Set<(e: DecisionLogEntry) => void>()
   readonly #logKey: Buffer
 
   constructor(o: ProtectionOptions = {}) {
@@ -170,6 +174,36 @@ export class Protection {
     this.#bans.lift(ip)
   }
 
+  /**
+   * Replaces the set of prefix bans (decisions from the control plane): `prefix` is
+   * `ADDRESS/LENGTH`, `zone` undefined bans on every zone, `untilMs` ends the ban.
+   */
+  setPrefixBans(bans: readonly { prefix: string; zone?: string; untilMs: number }[]): void {
+    const map = new Map<string, { zone: string | undefined; until: number }[]>()
+    const v4 = new Set<number>()
+    const v6 = new Set<number>()
+    for (const b of bans) {
+      const [addr = '', lenText = ''] = b.prefix.split('/')
+      const bytes = ipBytes(addr)
+      const len = Number(lenText)
+      if (bytes === undefined || !Number.isInteger(len) || len < 0 || len > bytes.length * 8)
+        throw new TypeError(`Cannot ban "${b.prefix}": expected ADDRESS/LENGTH`)
+      ;(bytes.length === 4 ? v4 : v6).add(len)
+      const key = prefixKey(addr, len, len)
+      const list = map.get(key) ?? []
+      list.push({ zone: b.zone, until: b.untilMs })
+      map.set(key, list)
+    }
+    this.#prefixBans = map
+    this.#prefixLens = { v4: [...v4], v6: [...v6] }
+  }
+
+  /** Adds a decision-log listener beside `onDecision` (e.g. the stats sync); returns its remover. */
+  onDecisionLog(fn: (e: DecisionLogEntry) => void): () => void {
+    this.#listeners.add(fn)
+    return () => this.#listeners.delete(fn)
+  }
+
   /** Keyed hash of a client address, as decision logs carry it (AP20). */
   clientHash(ip: string): string {
     return createHmac('sha256', this.#logKey).update(ip).digest('hex').slice(0, 16)
@@ -213,7 +247,7 @@ export class Protection {
     const ua = header(f.headers, 'user-agent') ?? ''
     const allow = z.allow.match(f.ip, ua, f.headers)
     if (allow === undefined) {
-      const until = this.#bans.bannedUntil(f.ip, now)
+      const until = this.#bannedUntil(z.name, f.ip, now)
       if (until > 0) {
         this.#count(z, f, now, 'ban', 'block', 'reject')
         return this.#respond(
@@ -336,7 +370,7 @@ export class Protection {
     const ua = header(f.headers, 'user-agent') ?? ''
     const allow = z.allow.match(f.ip, ua, f.headers)
     if (allow === undefined) {
-      const until = this.#bans.bannedUntil(f.ip, now)
+      const until = this.#bannedUntil(z.name, f.ip, now)
       if (until > 0)
         return this.#respond(
           'respond',
@@ -415,6 +449,20 @@ export class Protection {
   }
 
   // --- internals -------------------------------------------------------------------
+
+  /** The latest end of a ban on `ip` in `zone` (challenge-failure or prefix ban), or 0. */
+  #bannedUntil(zone: string, ip: string, now: number): number {
+    let until = this.#bans.bannedUntil(ip, now)
+    if (this.#prefixBans.size === 0) return until
+    const b = ipBytes(ip)
+    if (b === undefined) return until
+    for (const len of b.length === 4 ? this.#prefixLens.v4 : this.#prefixLens.v6) {
+      for (const e of this.#prefixBans.get(prefixKey(ip, len, len)) ?? [])
+        if (e.until > now && (e.zone === undefined || e.zone === zone))
+          until = Math.max(until, e.until)
+    }
+    return until
+  }
 
   /** The id of a valid clearance cookie, or ''. */
   #cleared(z: ZoneRuntime, f: RequestFacts, ua: string, now: number): string {
@@ -530,7 +578,11 @@ export class Protection {
     outcome: Outcome,
   ): void {
     this.metrics.record(z.name, rule, action, outcome, now)
-    if (outcome !== 'pass' && outcome !== 'allow' && this.#o.onDecision !== undefined)
+    if (
+      outcome !== 'pass' &&
+      outcome !== 'allow' &&
+      (this.#o.onDecision !== undefined || this.#listeners.size > 0)
+    )
       this.#log(z, f, now, rule, action as ActionClass)
   }
 
@@ -542,7 +594,8 @@ export class Protection {
     would: 'block' | 'challenge',
   ): void {
     this.metrics.would(z.name, rule, would, now)
-    if (this.#o.onDecision !== undefined) this.#log(z, f, now, rule, 'pass', would)
+    if (this.#o.onDecision !== undefined || this.#listeners.size > 0)
+      this.#log(z, f, now, rule, 'pass', would)
   }
 
   #log(
@@ -554,7 +607,7 @@ export class Protection {
     would?: 'block' | 'challenge',
   ): void {
     const q = f.path.indexOf('?')
-    this.#o.onDecision?.({
+    const e: DecisionLogEntry = {
       time: now,
       zone: z.name,
       client: this.clientHash(f.ip),
@@ -563,7 +616,9 @@ export class Protection {
       rule,
       action,
       ...(would !== undefined ? { would } : {}),
-    })
+    }
+    this.#o.onDecision?.(e)
+    for (const fn of this.#listeners) fn(e)
   }
 
   #respond(

@@ -117,6 +117,21 @@ export class Metrics {
     return this.#would.get(`${zone}\u0000${rule}\u0000${would}`) ?? 0
   }
 
+  /**
+   * Every cumulative counter: `[zone, rule, action, count]`; log-only counters as
+   * `would-<what>` (`log` for log rules). The stats sync reports their deltas.
+   */
+  *counters(): Generator<[zone: string, rule: string, action: string, count: number]> {
+    for (const [k, v] of this.#counters) {
+      const [zone = '', rule = '', action = ''] = k.split('\u0000')
+      yield [zone, rule, action, v]
+    }
+    for (const [k, v] of this.#would) {
+      const [zone = '', rule = '', would = ''] = k.split('\u0000')
+      yield [zone, rule, would === 'log' ? 'log' : `would-${would}`, v]
+    }
+  }
+
   count(zone: string, rule: string, action: string): number {
     return this.#counters.get(`${zone}\u0000${rule}\u0000${action}`) ?? 0
   }

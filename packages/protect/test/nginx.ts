@@ -39,6 +39,8 @@ export async function startNginx(o: {
   rate: string
   limit?: string
   proxyTo?: number
+  /** Pin to this CPU list with taskset (benchmarks). */
+  cpu?: string
 }): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-nginx-'))
   mkdirSync(join(dir, 'www'))
@@ -65,9 +67,14 @@ http {
 }
 `,
   )
-  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const args = ['-p', dir, '-c', join(dir, 'nginx.conf')]
+  const child: ChildProcess = spawn(
+    o.cpu === undefined ? NGINX : 'taskset',
+    o.cpu === undefined ? args : ['-c', o.cpu, NGINX, ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  )
   let err = ''
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()))
   for (let i = 0; i < 100; i++) {

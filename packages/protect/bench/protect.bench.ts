@@ -1,0 +1,334 @@
+/**
+ * `npm run bench:protect`: attack protection on loopback, bounded and self-stopping
+ * (every load has a request count or a deadline; children are killed by PID).
+ *
+ *  1. B1 reject vs serve on one core: the real edge in its own process (taskset core 0)
+ *     proxying to a Node origin (this process, core 1) vs answering 429 from the GCRA
+ *     limiter; h2load --h1 (core 1). The same for nginx 1 worker (proxy_pass vs limit_req).
+ *  2. B2 collateral and time to mitigate: a flood from 127.0.0.2 (a child process) and a
+ *     good client at 10 r/s from 127.0.0.3, through the edge.
+ *  3. Clearance token verification µs/op (valid and forged), in process.
+ *  4. B6 challenge solve time in Chromium (1× and 4× CPU throttle) and the no-JS pass rate.
+ *
+ * Env: BENCH_REQUESTS (h2load requests per run, default 20000), BENCH_FLOOD_MS (3000),
+ * BENCH_BROWSER_RUNS (10). Prints one table and a JSON line.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { Agent, createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { KeyRing, issueClearance, verifyClearance } from '../src/index.ts'
+import { hasChromium, launch, mean, solveRun, startSite } from '../test/browser.ts'
+import { hasNginx, startNginx } from '../test/nginx.ts'
+
+const N = Number(process.env['BENCH_REQUESTS'] ?? 20_000)
+const FLOOD_MS = Number(process.env['BENCH_FLOOD_MS'] ?? 3000)
+const RUNS = Number(process.env['BENCH_BROWSER_RUNS'] ?? 10)
+const H2LOAD = '/usr/bin/h2load'
+const here = import.meta.dirname
+const children = new Set<ChildProcess>()
+const cleanup = (): void => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+}
+process.once('exit', cleanup)
+const deadline = setTimeout(() => {
+  console.error('bench:protect: 420 s deadline reached, stopping')
+  cleanup()
+  process.exit(2)
+}, 420_000)
+deadline.unref()
+
+const pin = (cpu: string, pid: number): void => {
+  spawnSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' })
+}
+const cores = Number(execFileSync('nproc').toString().trim())
+const pinning = existsSync('/usr/bin/taskset') && cores >= 2
+
+// --- origin (this process) -------------------------------------------------------------
+const body = Buffer.alloc(1024, 'x')
+const originSeen = { flood: 0, good: 0 }
+const origin = createServer((req, res) => {
+  if (req.url === '/flood') originSeen.flood++
+  else if (req.url === '/good') originSeen.good++
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(body.length) })
+  res.end(body)
+})
+await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`
+if (pinning) pin('1', process.pid)
+
+// --- the edge (child process, core 0) ----------------------------------------------------
+const edgeArgs = [join(here, 'edge-child.ts'), originUrl]
+const edge = spawn(
+  pinning ? 'taskset' : process.execPath,
+  pinning ? ['-c', '0', process.execPath, ...edgeArgs] : edgeArgs,
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+)
+children.add(edge)
+const edgeAddress = await new Promise<string>((resolve, reject) => {
+  const rl = createInterface({ input: edge.stdout })
+  rl.once('line', (l) => {
+    resolve((JSON.parse(l) as { address: string }).address)
+  })
+  edge.once('exit', () => {
+    reject(new Error('edge child exited'))
+  })
+})
+
+interface H2 {
+  rps: number
+  codes: string
+}
+/** h2load, asynchronously (the origin runs in this process), killed after 60 s. */
+async function h2load(url: string, host: string | undefined, n = N): Promise<H2> {
+  // h2load sends `:authority` as the HTTP/1.1 Host header.
+  const hostArgs = host !== undefined ? ['-H', `:authority: ${host}`] : []
+  const args = ['--h1', '-n', String(n), '-c', '32', '-t', '1', ...hostArgs, url]
+  const child = spawn(pinning ? 'taskset' : H2LOAD, pinning ? ['-c', '1', H2LOAD, ...args] : args, {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  children.add(child)
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  await new Promise((r) => child.once('exit', r))
+  clearTimeout(timer)
+  children.delete(child)
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN)
+  const codes = /status codes: ([^\n]+)/.exec(out)?.[1] ?? out.slice(0, 200)
+  return { rps, codes }
+}
+
+const rows: [string, string, string][] = []
+const row = (what: string, value: string, goal: string): void => {
+  rows.push([what, value, goal])
+  console.error(`  ${what}: ${value}`)
+}
+const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a')
+const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a')
+const result: Record<string, number | string> = {}
+
+// --- 1. B1 -------------------------------------------------------------------------------
+const hasH2load = existsSync(H2LOAD)
+if (hasH2load) {
+  const edgeUrl = `http://${edgeAddress}/`
+  await h2load(edgeUrl, 'serve.test', 2000) // warm-up (JIT, origin pool)
+  await h2load(edgeUrl, 'limit.test', 2000)
+  const serve = await h2load(edgeUrl, 'serve.test')
+  const reject = await h2load(edgeUrl, 'limit.test')
+  result['edgeServeRps'] = serve.rps
+  result['edgeRejectRps'] = reject.rps
+  row('edge serve (proxy to origin), req/s', `${f0(serve.rps)} (${serve.codes})`, '')
+  row('edge reject (429), req/s', `${f0(reject.rps)} (${reject.codes})`, '')
+  row('edge reject ÷ serve', `${f2(reject.rps / serve.rps)}×`, '≥ 3×')
+  if (hasNginx()) {
+    const port = (origin.address() as AddressInfo).port
+    const ns = await startNginx({ rate: '10r/s', proxyTo: port, ...(pinning ? { cpu: '0' } : {}) })
+    const nr = await startNginx({
+      rate: '10r/s',
+      limit: 'burst=20 nodelay',
+      proxyTo: port,
+      ...(pinning ? { cpu: '0' } : {}),
+    })
+    try {
+      await h2load(`http://127.0.0.1:${ns.port}/`, undefined, 2000)
+      const nServe = await h2load(`http://127.0.0.1:${ns.port}/`, undefined)
+      const nReject = await h2load(`http://127.0.0.1:${nr.port}/`, undefined)
+      result['nginxServeRps'] = nServe.rps
+      result['nginxRejectRps'] = nReject.rps
+      row('nginx serve (proxy_pass), req/s', f0(nServe.rps), '')
+      row('nginx reject (limit_req 429), req/s', `${f0(nReject.rps)} (${nReject.codes})`, '')
+      row('edge reject ÷ nginx reject', `${f2(reject.rps / nReject.rps)}×`, '≥ 0.5×')
+    } finally {
+      await ns.stop()
+      await nr.stop()
+    }
+  } else row('nginx', 'not installed', '')
+} else row('B1', 'h2load not installed (apt-get install nghttp2-client)', '')
+
+// --- 2. B2: flood from 127.0.0.2, good client from 127.0.0.3 ------------------------------
+const goodAgent = new Agent({ keepAlive: true, localAddress: '127.0.0.3' })
+function goodGet(): Promise<{ status: number; ms: number }> {
+  const u = new URL(`http://${edgeAddress}`)
+  const t = performance.now()
+  return new Promise((resolve) => {
+    const r = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: '/good',
+        agent: goodAgent,
+        headers: { host: 'limit.test' },
+      },
+      (res) => {
+        res.resume()
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, ms: performance.now() - t })
+        })
+      },
+    )
+    r.on('error', () => {
+      resolve({ status: 0, ms: performance.now() - t })
+    })
+    r.end()
+  })
+}
+async function goodClient(ms: number): Promise<{ status: number; ms: number }[]> {
+  const out: Promise<{ status: number; ms: number }>[] = []
+  const end = performance.now() + ms
+  while (performance.now() < end) {
+    out.push(goodGet())
+    await sleep(100)
+  }
+  return Promise.all(out)
+}
+const p99 = (xs: number[]): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? NaN
+const baseline = await goodClient(2000)
+const floodProc = spawn(
+  process.execPath,
+  [
+    join(here, 'flood-child.ts'),
+    `http://${edgeAddress}`,
+    'limit.test',
+    '127.0.0.2',
+    String(FLOOD_MS),
+    '32',
+  ],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+)
+children.add(floodProc)
+const floodOut = new Promise<string>((resolve) => {
+  let s = ''
+  floodProc.stdout.on('data', (d: Buffer) => (s += d.toString()))
+  floodProc.once('exit', () => {
+    resolve(s)
+  })
+})
+originSeen.flood = 0
+const during = await goodClient(FLOOD_MS)
+const flood = JSON.parse(await floodOut) as {
+  buckets: { ok: number; rejected: number; other: number }[]
+}
+const good2xx = during.filter((r) => r.status >= 200 && r.status < 300).length / during.length
+const fTotal = flood.buckets.reduce((a, b) => a + b.ok + b.rejected + b.other, 0)
+const fRejected = flood.buckets.reduce((a, b) => a + b.rejected, 0)
+const mitigated = flood.buckets.findIndex(
+  (b) => b.ok + b.rejected > 0 && b.rejected / (b.ok + b.rejected) >= 0.95,
+)
+const mitigateMs = mitigated < 0 ? NaN : (mitigated + 1) * 100
+const allowedFlood = 20 + 1 + (10 * FLOOD_MS) / 1000
+result['good2xx'] = good2xx
+result['mitigateMs'] = mitigateMs
+row(
+  'good client 2xx during flood (10 r/s from 127.0.0.3)',
+  `${(good2xx * 100).toFixed(1)} % (${during.length} requests)`,
+  '≥ 99 %',
+)
+row(
+  'good client p99 latency, baseline → during flood',
+  `${f2(p99(baseline.map((r) => r.ms)))} ms → ${f2(p99(during.map((r) => r.ms)))} ms`,
+  '≤ 2× baseline',
+)
+row(
+  'flood requests rejected (from 127.0.0.2)',
+  `${((fRejected / Math.max(1, fTotal)) * 100).toFixed(2)} % of ${fTotal}`,
+  '≥ 95 %',
+)
+row(
+  'flood requests that reached the origin',
+  `${originSeen.flood} (limit + burst over ${FLOOD_MS / 1000} s: ${allowedFlood})`,
+  `≤ ${allowedFlood}`,
+)
+row('time to mitigate (≥ 95 % of a 100 ms bucket rejected)', `≤ ${f0(mitigateMs)} ms`, '≤ 1000 ms')
+goodAgent.destroy()
+
+// --- 3. clearance verification -------------------------------------------------------------
+{
+  const keys = new KeyRing()
+  const b = {
+    zone: 'example.org',
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+  }
+  const token = issueClearance(keys, b, Date.now(), 3600)
+  const forged = token.slice(0, 20) + (token[20] === 'A' ? 'B' : 'A') + token.slice(21)
+  const vb = { ...b, prefix: '192.0.2.0/24' }
+  const time = (t: string): number => {
+    for (let i = 0; i < 20_000; i++) verifyClearance(keys, t, vb, Date.now())
+    const n = 200_000
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) verifyClearance(keys, t, vb, Date.now())
+    return ((performance.now() - t0) * 1000) / n
+  }
+  const ok = time(token)
+  const bad = time(forged)
+  result['verifyUs'] = ok
+  result['forgedUs'] = bad
+  row('clearance verification, valid / forged', `${f2(ok)} µs / ${f2(bad)} µs per op`, '≤ 15 µs')
+}
+
+// --- 4. Chromium -----------------------------------------------------------------------------
+edge.kill('SIGTERM')
+await new Promise((r) => edge.once('exit', r))
+origin.close()
+if (pinning) pin(`0-${cores - 1}`, process.pid)
+if (hasChromium()) {
+  const site = await startSite({ underAttack: { enabled: true } })
+  const nojs = await startSite({
+    underAttack: { enabled: true },
+    challenge: { noJsDelaySeconds: 2 },
+  })
+  const browser = await launch()
+  try {
+    for (const throttle of [1, 4]) {
+      const rs = []
+      for (let i = 0; i < RUNS; i++) rs.push(await solveRun(browser, site.url, { throttle }))
+      const solve = rs.map((r) => r.solveMs)
+      const sorted = [...solve].sort((a, b) => a - b)
+      result[`solveMeanMs${throttle}x`] = mean(solve)
+      row(
+        `JS challenge in Chromium at ${throttle}× CPU: solve mean / p95 (round trip mean), ${RUNS} runs`,
+        `${f0(mean(solve))} / ${f0(sorted[Math.ceil(sorted.length * 0.95) - 1] ?? NaN)} ms (${f0(mean(rs.map((r) => r.ms)))} ms); next request passed ${rs.filter((r) => r.nextPassed).length}/${RUNS}`,
+        throttle === 4 ? 'mean ≤ 1000 ms' : '',
+      )
+    }
+    const nj = []
+    for (let i = 0; i < 5; i++)
+      nj.push(
+        await solveRun(browser, nojs.url, { javaScript: false, timeoutMs: 10_000 }).catch(
+          () => undefined,
+        ),
+      )
+    const passed = nj.filter((r) => r !== undefined && r.nextPassed && r.ms <= 5000)
+    result['noJsPassRate'] = passed.length / nj.length
+    row(
+      'no-JS tier (JavaScript disabled, 2 s meta refresh): passed ≤ 5 s',
+      `${passed.length}/${nj.length} (mean ${f0(mean(passed.map((r) => r?.ms ?? NaN)))} ms)`,
+      '100 %, ≤ 5 s',
+    )
+  } finally {
+    await browser.close()
+    await site.close()
+    await nojs.close()
+  }
+} else row('Chromium', 'not installed', '')
+
+const sha = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim()
+console.log(
+  `\n## bench:protect (${sha}, Node ${process.version}, ${cores} cores${pinning ? ', edge/nginx on core 0, load + origin on core 1' : ''})\n`,
+)
+console.log('| measure | result | goal |')
+console.log('|---|---|---|')
+for (const [a, b, c] of rows) console.log(`| ${a} | ${b} | ${c} |`)
+console.log('\n' + JSON.stringify({ bench: 'protect', sha, node: process.version, ...result }))
+clearTimeout(deadline)
+cleanup()
+process.exit(0)
