@@ -35,7 +35,7 @@ import { secretJson, secretSlot } from './secret-json.ts'
 import type { PushResult, RevocationPusher } from './revocation.ts'
 import { lastLease, recordLease, type Store } from './store/store.ts'
 import { hexBuffer } from './stek.ts'
-import { protectionNodeRoutes } from './protection.ts'
+import { protectionNodeRoutes, zoneProtections } from './protection.ts'
 import { statsNodeRoutes } from './protection-stats.ts'
 import type { TangServer } from '@outpost/custody'
 import { lifecycleNodeRoutes, shredNodeTang } from './node-lifecycle.ts'
@@ -187,6 +187,7 @@ export async function currentBundle(app: App): Promise<SignedBundle> {
   const zones = (await app.store.list<Zone>('zone')).filter(
     (z) => orgs.get(z.orgId)?.status === 'active',
   )
+  const protection = await zoneProtections(app)
   const payload: BundlePayload = {
     version,
     issuedAt: app.now().toISOString(),
@@ -197,6 +198,7 @@ export async function currentBundle(app: App): Promise<SignedBundle> {
       origin: z.origin,
       certificateChain: z.certificateChain,
       ...(z.policyId !== undefined ? { policyId: z.policyId } : {}),
+      ...(protection.has(z.id) ? { protection: protection.get(z.id) } : {}),
     })),
     policies: await app.store.list<KeyPolicy>('policy'),
   }

@@ -23,6 +23,8 @@ export interface BundleZone {
   readonly origin: string
   readonly certificateChain: string
   readonly policyId?: string
+  /** The zone's attack-protection config (@outpost/protect), when set (PUT /v1/zones/:id/protection). */
+  readonly protection?: unknown
 }
 
 export interface BundlePayload {

@@ -71,6 +71,11 @@ export class DecisionFeedClient {
     return this.#version
   }
 
+  /** The control plane's clock minus ours (ms), from the last snapshot's `serverTime`. */
+  get clockOffsetMs(): number {
+    return this.#offsetMs
+  }
+
   get decisions(): readonly FeedDecision[] {
     return this.#decisions
   }

@@ -6,6 +6,7 @@
 import { createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { UsageError, str, type Command, type RunArgs } from '@outpost/command'
+import { parseConfigText } from '@outpost/config'
 import { signReferral } from './programme.ts'
 
 /** The shape of cli.ts's Leaf (one API call). */
@@ -113,6 +114,29 @@ function partnerPut(kit: CtlKit): Command {
   }
 }
 
+/** `protection set ZONE --file rules.yaml`: a YAML/JSON file is the body of PUT /v1/zones/:id/protection. */
+function protectionSet(kit: CtlKit): Command {
+  return {
+    name: 'set',
+    summary: "Set a zone's attack-protection config from a YAML or JSON file",
+    description:
+      'The file is @outpost/protect config (docs/protect.md): rules, allow, challenge, underAttack, ... It is validated by the control plane, audited, and delivered to every edge in the signed bundle.',
+    args: 'ZONE',
+    options: {
+      ...kit.apiOptions,
+      file: { type: 'string', value: 'FILE', description: 'Protection config (YAML or JSON)' },
+    },
+    run(a) {
+      const zone = a.positionals[0]
+      const file = str(a, 'file')
+      if (zone === undefined) throw new UsageError('Missing argument: ZONE')
+      if (file === undefined) throw new UsageError('Missing --file')
+      const body = parseConfigText(readFileSync(file, 'utf8'), file)
+      return kit.api(a, 'PUT', `/v1/zones/${enc(zone)}/protection`, body)
+    },
+  }
+}
+
 export function protectionCtlCommands(kit: CtlKit): Command[] {
   const { group } = kit
   const programme = group('programme', 'The protected plan for at-risk organisations (price 0)', [
@@ -198,6 +222,27 @@ export function protectionCtlCommands(kit: CtlKit): Command[] {
       ...programme,
       subcommands: [...(programme.subcommands ?? []), partnerPut(kit), signReferralCommand],
     },
+    (() => {
+      const g = group('protection', "Zones' attack-protection config (delivered in the bundle)", [
+        {
+          name: 'show',
+          summary: "A zone's protection config",
+          args: 'ZONE',
+          method: 'GET',
+          path: (p) => `/v1/zones/${p0(p)}/protection`,
+          ids: 1,
+        },
+        {
+          name: 'delete',
+          summary: "Remove a zone's protection config",
+          args: 'ZONE',
+          method: 'DELETE',
+          path: (p) => `/v1/zones/${p0(p)}/protection`,
+          ids: 1,
+        },
+      ])
+      return { ...g, subcommands: [protectionSet(kit), ...(g.subcommands ?? [])] }
+    })(),
     group('decisions', 'Decisions every edge receives within 5 s', [
       {
         name: 'list',

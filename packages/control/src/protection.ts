@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { isIPv4, isIPv6 } from 'node:net'
+import { parseProtection } from '@outpost/protect'
 import { z } from 'zod'
 import type { App } from './app.ts'
 import { ControlError } from './errors.ts'
@@ -368,6 +369,7 @@ const Ok = z.object({ ok: z.literal(true) })
 
 export function protectionRoutes(app: App): Route[] {
   return [
+    ...zoneProtectionRoutes(app),
     {
       method: 'GET',
       path: '/v1/decisions',
@@ -435,6 +437,122 @@ export function protectionRoutes(app: App): Route[] {
       response: Ok,
       handler: async (c) => {
         await deleteBan(app, actorOf(c), param(c, 'id'))
+        return { ok: true }
+      },
+    },
+  ]
+}
+
+// ---- zone protection config (delivered to edges in the signed bundle) ----
+
+/** A zone's @outpost/protect config: record kind `zone-protection`, id = the zone id. */
+export interface ZoneProtection {
+  readonly id: string
+  readonly config: unknown
+  readonly updatedAt: string
+}
+
+/** At most this much JSON per zone config (it rides in every bundle). */
+export const MAX_ZONE_PROTECTION_BYTES = 64 * 1024
+
+/**
+ * Validates with @outpost/protect's schema (the edge parses it the same way) and
+ * stores the config as given, so the edge applies its own defaults. Audited
+ * (`zone.protection.set`); every change bumps the bundle version, so nodes reload.
+ */
+export async function setZoneProtection(
+  app: App,
+  who: string,
+  zoneId: string,
+  config: unknown,
+): Promise<ZoneProtection> {
+  if ((await app.store.get<Zone>('zone', zoneId)) === undefined)
+    throw new ControlError('ERR_CONTROL_NOT_FOUND', `Cannot find zone "${zoneId}"`)
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw new ControlError('ERR_CONTROL_VALIDATION', 'protection: expected an object')
+  if (Buffer.byteLength(JSON.stringify(config)) > MAX_ZONE_PROTECTION_BYTES)
+    throw new ControlError(
+      'ERR_CONTROL_VALIDATION',
+      `protection: over ${MAX_ZONE_PROTECTION_BYTES} bytes of JSON`,
+    )
+  try {
+    parseProtection(config, 'protection')
+  } catch (e) {
+    throw new ControlError('ERR_CONTROL_VALIDATION', (e as Error).message)
+  }
+  const rec: ZoneProtection = { id: zoneId, config, updatedAt: app.now().toISOString() }
+  await app.store.mutate<ZoneProtection>({
+    actor: who,
+    action: 'zone.protection.set',
+    kind: 'zone-protection',
+    id: zoneId,
+    apply: () => rec,
+  })
+  return rec
+}
+
+export async function deleteZoneProtection(app: App, who: string, zoneId: string): Promise<void> {
+  if ((await app.store.get<ZoneProtection>('zone-protection', zoneId)) === undefined)
+    throw new ControlError('ERR_CONTROL_NOT_FOUND', `Zone "${zoneId}" has no protection config`)
+  await app.store.mutate<ZoneProtection>({
+    actor: who,
+    action: 'zone.protection.delete',
+    kind: 'zone-protection',
+    id: zoneId,
+    apply: () => undefined,
+  })
+}
+
+/** Zone id → protection config, for the bundle payload. */
+export async function zoneProtections(app: App): Promise<Map<string, unknown>> {
+  return new Map(
+    (await app.store.list<ZoneProtection>('zone-protection')).map((p) => [p.id, p.config]),
+  )
+}
+
+const ZoneProtectionView = z.object({
+  id: z.string(),
+  config: z.unknown(),
+  updatedAt: z.string(),
+})
+
+export function zoneProtectionRoutes(app: App): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/zones/:id/protection',
+      tag: 'protection',
+      summary: "A zone's attack-protection config (as delivered in the bundle)",
+      scope: 'read',
+      response: ZoneProtectionView,
+      handler: async (c) => {
+        const id = param(c, 'id')
+        const p = await app.store.get<ZoneProtection>('zone-protection', id)
+        if (p === undefined)
+          throw new ControlError('ERR_CONTROL_NOT_FOUND', `Zone "${id}" has no protection config`)
+        return p
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/v1/zones/:id/protection',
+      tag: 'protection',
+      summary:
+        "Set a zone's attack-protection config (@outpost/protect schema); edges apply it on reload",
+      scope: 'orgs:write',
+      body: z.record(z.string(), z.unknown()),
+      response: ZoneProtectionView,
+      handler: (c) => setZoneProtection(app, actorOf(c), param(c, 'id'), c.body),
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/zones/:id/protection',
+      tag: 'protection',
+      summary: "Remove a zone's protection config (the edge then serves the zone unprotected)",
+      scope: 'orgs:write',
+      response: Ok,
+      handler: async (c) => {
+        await deleteZoneProtection(app, actorOf(c), param(c, 'id'))
         return { ok: true }
       },
     },

@@ -10,6 +10,7 @@
  * cache directory are read only at start.
  */
 import { splitHostPort } from '@outpost/config'
+import type { Protection } from '@outpost/protect'
 import http from 'node:http'
 import type { AddressInfo, Server } from 'node:net'
 import { AccessLog } from './access-log.ts'
@@ -43,6 +44,8 @@ export interface StartEdgeOptions {
   readonly keyPools?: KeyPoolOptions
   /** Overrides for the TLS server (handshake timeout, groups, ticket settings). */
   readonly tls?: Partial<Omit<TlsServerConfig, 'certificates' | 'stekProvider'>>
+  /** The attack-protection engine (node mode: shared with the control-plane sync); default: created on first use. */
+  readonly protection?: Protection
 }
 
 export interface RunningEdge {
@@ -112,6 +115,7 @@ export async function startEdge(
     },
     maxEntryBytes: config.cache?.maxEntryBytes ?? 8 * 1024 * 1024,
     ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(options.protection !== undefined ? { protection: options.protection } : {}),
     onRequest: (r: RequestRecord) => {
       metrics.observe(r)
       accessLog?.write(r)
