@@ -64,8 +64,10 @@ test('outpost ctl protection set --file rules.yaml: validated, stored, shown, de
   const show = await ctl(['protection', 'show', 'ge-web', ...auth])
   const cfg = (JSON.parse(show.out) as { config: { rules: { id: string; rateLimit: unknown }[] } })
     .config
-  assert.equal(cfg.rules[0]?.id, 'login')
-  assert.deepEqual(cfg.rules[0]?.rateLimit, { rate: '5r/s', burst: 10 })
+  const [rule] = cfg.rules
+  assert.ok(rule !== undefined)
+  assert.equal(rule.id, 'login')
+  assert.deepEqual(rule.rateLimit, { rate: '5r/s', burst: 10 })
 
   const bad = join(dir, 'bad.yaml')
   writeFileSync(bad, 'rules:\n  - id: x\n    action: explode\n')
