@@ -166,14 +166,11 @@ export class RequestHandler {
       logged = true
       rec.durationMs = Math.round((performance.now() - t0) * 1000) / 1000
       this.#o.onRequest?.(rec)
+      // Origin health for the "under attack" auto-trigger.
+      if (this.#protection !== undefined && rec.site !== '-' && rec.status > 0)
+        this.#protection.observeResponse(rec.site, rec.status)
     }
     res.once('close', log)
-    if (this.#protection !== undefined)
-      res.once('close', () => {
-        // Origin health for the "under attack" auto-trigger.
-        if (rec.site !== '-' && rec.status > 0)
-          this.#protection?.observeResponse(rec.site, rec.status)
-      })
     try {
       await this.#route(req, res, conn, rec)
     } catch (e) {
