@@ -86,6 +86,32 @@ export async function shredNodeTang(app: App, who: string, id: string): Promise<
   })
 }
 
+/** Approves one boot unlock of an active node (audited `node.readmit`); the API and the dashboard call it. */
+export async function readmitNode(
+  app: App,
+  who: string,
+  id: string,
+): Promise<Omit<Node, 'enrolTokenHash'>> {
+  const node = await app.store.get<Node>('node', id)
+  if (node === undefined)
+    throw new ControlError('ERR_CONTROL_NOT_FOUND', `Cannot find node "${id}"`)
+  if (node.state !== 'active') {
+    throw new ControlError(
+      'ERR_CONTROL_CONFLICT',
+      `Cannot re-admit node "${id}": it is ${node.state} (only active nodes; a killed node must be enrolled again)`,
+    )
+  }
+  const after = await app.store.mutate<Node>({
+    actor: who,
+    action: 'node.readmit',
+    kind: 'node',
+    id,
+    apply: (n) => (n === undefined ? undefined : { ...n, unlockApproved: true }),
+  })
+  const { enrolTokenHash: _t, ...view } = after as Node
+  return view
+}
+
 /** Operator routes: the single-use re-admission approval. */
 export function lifecycleOperatorRoutes(app: App): Route[] {
   return [
@@ -97,27 +123,7 @@ export function lifecycleOperatorRoutes(app: App): Route[] {
         'Approve one boot unlock of a node (regions with rebootNeedsReadmission); single use',
       scope: 'nodes:write',
       response: z.object({ node: NodeView }),
-      handler: async (c) => {
-        const id = c.params['id'] ?? ''
-        const node = await app.store.get<Node>('node', id)
-        if (node === undefined)
-          throw new ControlError('ERR_CONTROL_NOT_FOUND', `Cannot find node "${id}"`)
-        if (node.state !== 'active') {
-          throw new ControlError(
-            'ERR_CONTROL_CONFLICT',
-            `Cannot re-admit node "${id}": it is ${node.state} (only active nodes; a killed node must be enrolled again)`,
-          )
-        }
-        const after = await app.store.mutate<Node>({
-          actor: actorOf(c),
-          action: 'node.readmit',
-          kind: 'node',
-          id,
-          apply: (n) => (n === undefined ? undefined : { ...n, unlockApproved: true }),
-        })
-        const { enrolTokenHash: _t, ...view } = after as Node
-        return { node: view }
-      },
+      handler: async (c) => ({ node: await readmitNode(app, actorOf(c), c.params['id'] ?? '') }),
     },
   ]
 }

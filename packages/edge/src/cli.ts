@@ -6,10 +6,15 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { UsageError, str, type Command, type RunArgs, untilSignal } from '@outpost/command'
+import { UsageError, flag, str, type Command, type RunArgs, untilSignal } from '@outpost/command'
 import { request } from 'undici'
+import { hardenProcess, printStatus, STATUS_EXIT } from '@outpost/custody'
 import { loadEdgeConfig } from './config.ts'
 import { startEdge } from './start.ts'
+import { enrolNode } from './node/enrol.ts'
+import { NODE_FILES } from './node/node-file.ts'
+import { startNode } from './node/run-node.ts'
+import { join } from 'node:path'
 
 const configOption = {
   type: 'string',
@@ -91,9 +96,33 @@ const run: Command = {
   description: `
 SIGHUP reloads the config file (sites, certificates, key-server pools) without
 dropping connections; SIGINT/SIGTERM stop gracefully and zeroise every key.`,
-  options: { config: { ...configOption, description: 'Edge config (required)' } },
+  options: {
+    config: { ...configOption, description: 'Edge config (static mode)' },
+    dir: {
+      type: 'string',
+      value: 'DIR',
+      description: 'Node directory from `outpost edge enrol` (node mode: control plane)',
+    },
+    control: {
+      type: 'string',
+      value: 'URL',
+      description: 'Node mode: the control plane (must match the enrolment; informational)',
+    },
+    listen: {
+      type: 'string',
+      value: 'HOST:PORT',
+      description: 'Node mode: visitor listener (default 127.0.0.1:8443)',
+    },
+    'grace-seconds': {
+      type: 'string',
+      value: 'N',
+      description: "Node mode: override the region's lease grace (tests)",
+    },
+  },
   async run(a) {
-    const file = str(a, 'config', true)
+    if (str(a, 'dir') !== undefined) return runNode(a)
+    const file = str(a, 'config')
+    if (file === undefined) throw new UsageError('Pass --config FILE (static) or --dir DIR (node)')
     const edge = await startEdge(loadEdgeConfig(file), {
       configFile: file,
       onError: (e, what) => {
@@ -121,6 +150,104 @@ dropping connections; SIGINT/SIGTERM stop gracefully and zeroise every key.`,
     await edge.close()
     return 0
   },
+}
+
+/** `edge run --dir DIR`: the enrolled node (custody agent, lease, bundle). */
+async function runNode(a: RunArgs): Promise<number> {
+  const dir = str(a, 'dir', true)
+  // Test-only: keep the process dumpable so a test can take a core image (gcore).
+  if (process.env['OUTPOST_TEST_ALLOW_CORE'] !== '1') hardenProcess()
+  const grace = str(a, 'grace-seconds')
+  let last = ''
+  const node = startNode({
+    dir,
+    ...(str(a, 'listen') !== undefined ? { listen: str(a, 'listen', true) } : {}),
+    ...(grace !== undefined ? { graceMs: Number(grace) * 1000 } : {}),
+    onState: (s) => {
+      if (s.state === last) return // a renewal re-enters serving: print changes only
+      last = s.state
+      a.out.write(
+        `state: ${s.state}${s.state === 'bricked' ? ` (${s.reason}${s.detail !== undefined ? `: ${s.detail}` : ''})` : ''}\n`,
+      )
+    },
+  })
+  node.ready.then(
+    (edge) => a.out.write(`edge listening on ${edge.address} (node ${node.nodeId})\n`),
+    (e: unknown) => a.err.write(`edge: ${(e as Error).message}\n`),
+  )
+  const outcome = await Promise.race([
+    untilSignal().then(() => 'signal' as const),
+    node.bricked.then(() => 'bricked' as const),
+    node.ready.then(
+      () => new Promise<never>(() => undefined),
+      () => 'failed' as const,
+    ),
+  ])
+  if (outcome === 'signal') {
+    await node.close()
+    return 0
+  }
+  if (outcome === 'bricked' && process.env['OUTPOST_TEST_ALLOW_CORE'] === '1') {
+    // Test mode: stay up for the core image (a timer keeps the event loop alive).
+    const keep = setInterval(() => undefined, 60_000)
+    await untilSignal()
+    clearInterval(keep)
+  }
+  return outcome === 'bricked' ? STATUS_EXIT.bricked : 1
+}
+
+const enrol: Command = {
+  name: 'enrol',
+  summary: 'Enrol this machine as a node of a control plane (identity sealed to its Tang)',
+  description: `
+Generates the node's identity key and a CSR, enrols with the one-time token from
+'outpost ctl nodes enrol', and seals the key as a Clevis JWE to the control plane's
+Tang endpoint for this node: the key is never written in the clear. Then run the
+node with 'outpost edge run --dir DIR'.`,
+  options: {
+    control: { type: 'string', value: 'URL', description: 'Control plane URL (operator API)' },
+    'node-id': { type: 'string', value: 'ID', description: 'Node id registered by the operator' },
+    token: { type: 'string', value: 'TOKEN', description: 'One-time enrolment token' },
+    dir: { type: 'string', value: 'DIR', description: 'Node directory to create' },
+    'key-server': {
+      type: 'string',
+      value: 'HOST:PORT[,HOST:PORT]',
+      description: 'Key servers (keyless signing) the node uses',
+    },
+    'key-server-ca': {
+      type: 'string',
+      value: 'FILE',
+      description: "CA of the key servers' certificates (PEM)",
+    },
+  },
+  async run(a) {
+    const ks = str(a, 'key-server')
+    const ksCa = str(a, 'key-server-ca')
+    if ((ks === undefined) !== (ksCa === undefined)) {
+      throw new UsageError('Pass --key-server and --key-server-ca together')
+    }
+    const n = await enrolNode({
+      control: str(a, 'control', true),
+      nodeId: str(a, 'node-id', true),
+      token: str(a, 'token', true),
+      dir: str(a, 'dir', true),
+      ...(ks !== undefined && ksCa !== undefined
+        ? { keyServers: { servers: ks.split(','), caFile: ksCa } }
+        : {}),
+    })
+    a.out.write(`enrolled ${n.nodeId}: identity sealed to ${n.tangUrl}\n`)
+    return 0
+  },
+}
+
+const status: Command = {
+  name: 'status',
+  summary: `Custody state of the node (exit ${STATUS_EXIT.serving} serving, ${STATUS_EXIT.sealed} sealed, ${STATUS_EXIT.unlocked} unlocked, ${STATUS_EXIT.bricked} bricked, 1 unreadable)`,
+  options: {
+    dir: { type: 'string', value: 'DIR', description: 'Node directory' },
+    json: { type: 'boolean', description: 'Print JSON' },
+  },
+  run: (a) => printStatus(join(str(a, 'dir', true), NODE_FILES.state), flag(a, 'json'), a),
 }
 
 const reload: Command = {
@@ -180,5 +307,5 @@ operators' tools read it, and put the output of
 export const edgeCommand: Command = {
   name: 'edge',
   summary: 'Run and administer an edge node',
-  subcommands: [run, reload, purge, tokenHash],
+  subcommands: [run, enrol, status, reload, purge, tokenHash],
 }

@@ -27,7 +27,7 @@ import { createTlsServer, type TlsServerConfig } from '@outpost/tls'
 import { EdgeCertificateSource } from './tls/certificates.ts'
 import { HandshakeAdmission } from './tls/admission.ts'
 import type { KeyPoolOptions } from './tls/key-pools.ts'
-import { MemoryStekProvider } from './stek.ts'
+import { MemoryStekProvider, type EdgeStekProvider } from './stek.ts'
 
 export interface StartEdgeOptions {
   /** Re-read on `reload()` without an argument (and on SIGHUP in `outpost edge run`). */
@@ -44,6 +44,8 @@ export interface StartEdgeOptions {
   readonly keyPools?: KeyPoolOptions
   /** Overrides for the TLS server (handshake timeout, groups, ticket settings). */
   readonly tls?: Partial<Omit<TlsServerConfig, 'certificates' | 'stekProvider'>>
+  /** Session ticket keys; default a MemoryStekProvider from `stek` (node mode: the lease's). */
+  readonly stekProvider?: EdgeStekProvider
   /** The attack-protection engine (node mode: shared with the control-plane sync); default: created on first use. */
   readonly protection?: Protection
 }
@@ -57,11 +59,11 @@ export interface RunningEdge {
   reload(next?: EdgeConfigInput): Promise<void>
   /** Zeroises the cache key and STEKs and deletes every cache file; the edge keeps proxying without a cache. */
   wipe(): Promise<void>
-  /** Graceful stop: in-flight requests finish, then every secret is zeroised. */
-  close(): Promise<void>
+  /** Graceful stop: in-flight requests finish (up to `graceMs`, default 5 s), then every secret is zeroised. */
+  close(graceMs?: number): Promise<void>
   readonly metrics: EdgeMetrics
   readonly cache: HttpCache | undefined
-  readonly steks: MemoryStekProvider
+  readonly steks: EdgeStekProvider
   /** Waits until background cache refreshes and writes are done (tests). */
   settle(): Promise<void>
   readonly config: EdgeConfig
@@ -104,10 +106,12 @@ export async function startEdge(
       : config.accessLog !== undefined
         ? new AccessLog(config.accessLog)
         : undefined
-  const steks = new MemoryStekProvider({
-    rotateMs: config.stek.rotateSeconds * 1000,
-    keepMs: config.stek.keepSeconds * 1000,
-  })
+  const steks =
+    options.stekProvider ??
+    new MemoryStekProvider({
+      rotateMs: config.stek.rotateSeconds * 1000,
+      keepMs: config.stek.keepSeconds * 1000,
+    })
   const handler = new RequestHandler({
     state: () => state,
     get cache() {
@@ -222,14 +226,14 @@ export async function startEdge(
     await store?.wipe()
   }
   let closed: Promise<void> | undefined
-  const close = (): Promise<void> =>
+  const close = (graceMs?: number): Promise<void> =>
     (closed ??= (async () => {
       listener.close()
       admin?.close()
       metricsServer?.close()
       admin?.closeAllConnections()
       metricsServer?.closeAllConnections()
-      await server.close()
+      await server.close(graceMs)
       await handler.settle()
       await retireState(state, undefined)
       await wipe()

@@ -103,3 +103,92 @@ export class MemoryStekProvider implements StekProvider {
 function zero(k: Stek): void {
   k.key.fill(0)
 }
+
+/** What a node-mode edge needs of its STEK source: the TLS provider plus wiping. */
+export interface EdgeStekProvider extends StekProvider {
+  all(): readonly Stek[]
+  close(): void
+}
+
+/** One STEK as the control plane's lease carries it (16-byte name, 32-byte key). */
+export interface LeasedStek {
+  readonly id: Uint8Array
+  readonly key: Buffer
+  readonly current: boolean
+}
+
+/**
+ * STEKs from the control plane's lease (node mode): every edge of one control plane
+ * holds the same keys, so a ticket issued by one edge resumes on another. The ticket's
+ * 32-bit key name is the first 4 bytes of the control plane's 16-byte key id. `update`
+ * takes ownership of the keys' Buffers; keys absent from a newer lease are zeroised.
+ * Before the first lease `current()` throws (no tickets are issued).
+ *
+ * @example
+ * ```ts
+ * const steks = new LeaseStekProvider()
+ * steks.update(lease.steks)   // after every renewal
+ * steks.close()               // brick: zeroise
+ * ```
+ */
+export class LeaseStekProvider implements EdgeStekProvider {
+  #keys: (Stek & { current: boolean })[] = []
+  #closed = false
+  readonly #onKey: ((name: string, key: Buffer) => void) | undefined
+  readonly #onDrop: ((name: string) => void) | undefined
+
+  /** `onKey`/`onDrop`: register and release each key with the custody secret registry. */
+  constructor(
+    hooks: { onKey?: (name: string, key: Buffer) => void; onDrop?: (name: string) => void } = {},
+  ) {
+    this.#onKey = hooks.onKey
+    this.#onDrop = hooks.onDrop
+  }
+
+  update(steks: readonly LeasedStek[]): void {
+    if (this.#closed) {
+      for (const s of steks) s.key.fill(0)
+      return
+    }
+    const next: (Stek & { current: boolean })[] = []
+    for (const s of steks) {
+      const id = Buffer.from(s.id.buffer, s.id.byteOffset, 4).readUInt32BE(0)
+      const have = this.#keys.find((k) => k.id === id)
+      if (have !== undefined) {
+        s.key.fill(0) // we hold this key already
+        next.push({ ...have, current: s.current })
+        continue
+      }
+      next.push({ id, key: s.key, createdAt: Date.now(), current: s.current })
+      this.#onKey?.(`stek:${id}`, s.key)
+    }
+    for (const k of this.#keys) {
+      if (!next.some((n) => n.id === k.id)) {
+        k.key.fill(0)
+        this.#onDrop?.(`stek:${k.id}`)
+      }
+    }
+    next.sort((a, b) => Number(b.current) - Number(a.current))
+    this.#keys = next
+  }
+
+  current(): Stek {
+    const k = this.#keys.find((x) => x.current)
+    if (k === undefined) throw new Error('Cannot issue session tickets: no STEK from the lease yet')
+    return k
+  }
+
+  lookup(id: number): Uint8Array | undefined {
+    return this.#keys.find((k) => k.id === id)?.key
+  }
+
+  all(): readonly Stek[] {
+    return [...this.#keys]
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const k of this.#keys) k.key.fill(0)
+    this.#keys = []
+  }
+}

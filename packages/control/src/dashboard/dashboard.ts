@@ -15,6 +15,7 @@ import { sendHtml } from '../http/middleware.ts'
 import type { Ctx, Principal, Route } from '../http/router.ts'
 import { OrgCreate, type KeyPolicy, type Node, type Org, type Zone } from '../model.ts'
 import { lastLease } from '../store/store.ts'
+import { readmitNode } from '../node-lifecycle.ts'
 import { zoneSecurityRoutes } from './zone-security.ts'
 
 const COOKIE = 'outpost_session'
@@ -345,7 +346,7 @@ export class Dashboard {
             esc((await lastLease(app.store, n.id)) ?? '—'),
             n.state === 'bricked'
               ? ''
-              : `${n.state !== 'revoked' ? `<a href="/ui/nodes/${encodeURIComponent(n.id)}/confirm?op=revoke">Revoke</a> ` : ''}<a href="/ui/nodes/${encodeURIComponent(n.id)}/confirm?op=kill">Kill</a>`,
+              : `${n.state === 'active' ? `<a href="/ui/nodes/${encodeURIComponent(n.id)}/confirm?op=readmit">Re-admit</a> ` : ''}${n.state !== 'revoked' ? `<a href="/ui/nodes/${encodeURIComponent(n.id)}/confirm?op=revoke">Revoke</a> ` : ''}<a href="/ui/nodes/${encodeURIComponent(n.id)}/confirm?op=kill">Kill</a>`,
           ]),
         )
         sendHtml(
@@ -360,20 +361,24 @@ export class Dashboard {
       }),
       html('GET', '/ui/nodes/:id/confirm', 'Confirmation page for revoke/kill', async (c) => {
         const id = c.params['id'] ?? ''
-        const op = c.url.searchParams.get('op') === 'kill' ? 'kill' : 'revoke'
+        const asked = c.url.searchParams.get('op')
+        const op = asked === 'kill' || asked === 'readmit' ? asked : 'revoke'
         const n = await app.store.get<Node>('node', id)
         if (n === undefined)
           throw new ControlError('ERR_CONTROL_NOT_FOUND', `Cannot find node "${id}"`)
         const csrf = this.#csrf(c)
         const what =
           op === 'kill'
-            ? 'Its custody agent will wipe every secret and brick the host; an operator must re-admit it.'
-            : 'Key servers will refuse it within a second and it gets no more leases.'
+            ? 'Its custody agent will wipe every secret and brick the host, and its Tang key is destroyed: it must be enrolled again.'
+            : op === 'readmit'
+              ? 'It may unlock once more (one reboot) in a region that requires re-admission.'
+              : 'Key servers will refuse it within a second and it gets no more leases.'
+        const title = op === 'kill' ? 'Kill' : op === 'readmit' ? 'Re-admit' : 'Revoke'
         sendHtml(
           c,
           200,
           page(
-            `${op === 'kill' ? 'Kill' : 'Revoke'} node ${id}?`,
+            `${title} node ${id}?`,
             `<p>Node <strong>${esc(id)}</strong> in ${esc(n.region)} (${esc(n.country)}), now ${esc(n.state)}. ${what}</p>
 <form method="post" action="/ui/nodes/${encodeURIComponent(id)}/${op}"><input type="hidden" name="csrf" value="${esc(csrf)}">
 <button class="danger">Yes, ${op} ${esc(id)}</button> <a href="/ui/nodes">Cancel</a></form>`,
@@ -393,6 +398,17 @@ export class Dashboard {
           },
           'nodes:write',
         ),
+      ),
+      html(
+        'POST',
+        '/ui/nodes/:id/readmit',
+        'Re-admit a node (confirmed): one boot unlock',
+        async (c) => {
+          this.#checkCsrf(c)
+          await readmitNode(app, actorOf(c), c.params['id'] ?? '')
+          redirect(c, '/ui/nodes')
+        },
+        'nodes:write',
       ),
       html('GET', '/ui/audit', 'The audit log and its verification', async (c) => {
         const entries = await app.store.audit(0, 1000)
