@@ -25,8 +25,8 @@ export interface World {
   readonly origin: Server
   readonly originUrl: string
   api(method: string, path: string, body?: unknown): Promise<Record<string, unknown>>
-  /** A zone with a fresh certificate whose key is imported into the key server. */
-  zone(id: string, host: string): Promise<void>
+  /** A zone with a fresh certificate whose key is imported into the key server (`via`: CLI by default). */
+  zone(id: string, host: string, via?: 'cli' | 'api'): Promise<void>
   /** Registers a node and enrols it with `outpost edge enrol`; returns its directory. */
   enrol(id: string, region: string): Promise<string>
   close(): Promise<void>
@@ -216,11 +216,16 @@ export function request(
       if (body !== undefined) {
         socket.off('data', onData)
         socket.off('error', reject)
+        socket.off('close', onClose)
         resolvePromise({ status: Number(buf.slice(9, 12)), body })
       }
     }
+    const onClose = (): void => {
+      reject(new Error('connection closed before the response'))
+    }
     socket.on('data', onData)
     socket.once('error', reject)
+    socket.once('close', onClose)
     socket.write(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\n\r\n`)
   })
 }
@@ -298,7 +303,7 @@ export async function startWorld(): Promise<World> {
     origin,
     originUrl,
     api,
-    async zone(id, host) {
+    async zone(id, host, via = 'cli') {
       const site = await issueServerCert({
         ca: pki.ca,
         commonName: host,
@@ -307,6 +312,16 @@ export async function startWorld(): Promise<World> {
       })
       ks.importKey(site.keyPem, {})
       site.keyPem.fill(0)
+      if (via === 'api') {
+        await api('POST', '/v1/zones', {
+          id,
+          orgId: 'acme',
+          hostnames: [host],
+          origin: originUrl,
+          certificateChain: site.certPem + pki.ca.certPem,
+        })
+        return
+      }
       // Through the CLI, as an operator would.
       const r = await cli(
         [

@@ -20,6 +20,8 @@ import { createHash, createPublicKey, randomBytes, X509Certificate } from 'node:
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { CustodyAgent, type CustodyStatus } from '@outpost/custody'
 import { verifyBundle, type BundleZone } from '@outpost/control/node'
 import { skiOf } from '@outpost/keyless'
@@ -28,6 +30,8 @@ import { AesGcmEnvelope } from '../cache/envelope.ts'
 import type { EdgeConfigInput } from '../config.ts'
 import { startEdge, type RunningEdge } from '../start.ts'
 import { LeaseStekProvider } from '../stek.ts'
+import { Protection } from '@outpost/protect'
+import { ProtectionSync } from '../protection-sync.ts'
 import { NodeApi } from './node-api.ts'
 import { NODE_FILES, readNodeFile, writeNodeFile, type NodeFile } from './node-file.ts'
 
@@ -68,6 +72,17 @@ const FINAL_REASONS = new Set(['operator_kill', 'revoked', 'tamper'])
 const PLACEHOLDER_HOST = 'no-zones.outpost.invalid'
 const POOL = 'control'
 
+/**
+ * A full garbage collection after a brick, so objects that hold copies of secrets outside our
+ * Buffers (OpenSSL contexts of closed TLS connections) are freed now; OpenSSL clears private
+ * key material when it frees it.
+ */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as (() => void) | undefined
+  gc?.()
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms)) // ref: a sealed node waits for approval
 }
@@ -98,6 +113,8 @@ export function sitesConfig(
       certificates: [file],
       key: { ski: toHex(skiOf(leaf.publicKey)), pool: POOL },
       cache: true,
+      // Every zone runs the engine, so control-plane bans and "under attack" apply (docs/protect-control.md).
+      protection: z.protection ?? {},
     })
   }
   if (sites.length === 0) {
@@ -146,6 +163,10 @@ export function startNode(o: NodeRunOptions): RunningNode {
   const isClosed = (): boolean => closed
   const stateNow = (): CustodyStatus['state'] => agent.status.state
   const watchAbort = new AbortController()
+  // Attack protection: one engine for the node's life; decisions and zone stats via the control plane.
+  const protection = new Protection()
+  let zonesNow: readonly BundleZone[] = []
+  let sync: ProtectionSync | undefined
   let resolveBricked: (s: CustodyStatus) => void = () => undefined
   const bricked = new Promise<CustodyStatus>((r) => {
     resolveBricked = r
@@ -192,6 +213,7 @@ export function startNode(o: NodeRunOptions): RunningNode {
   // Brick: the registry zeroises identity, STEKs and cache key first, then these run.
   agent.secrets.onWipe('node-api', () => {
     watchAbort.abort()
+    void sync?.stop()
     api?.close()
   })
   agent.secrets.onWipe('steks', () => {
@@ -204,6 +226,8 @@ export function startNode(o: NodeRunOptions): RunningNode {
       await e.wipe()
       await e.close(0)
     }
+    api = undefined
+    setTimeout(collectGarbage, 100).unref()
   })
 
   let applying: Promise<void> = Promise.resolve()
@@ -217,6 +241,7 @@ export function startNode(o: NodeRunOptions): RunningNode {
         writeNodeFile(dir, nf)
       }
       const zones = JSON.stringify(payload.zones)
+      zonesNow = payload.zones
       if (edge !== undefined && zones === zonesApplied) return
       const cfg: EdgeConfigInput = {
         listen: o.listen ?? '127.0.0.1:8443',
@@ -247,6 +272,7 @@ export function startNode(o: NodeRunOptions): RunningNode {
         )
         edge = await startEdge(cfg, {
           stekProvider: steks,
+          protection,
           envelope: new AesGcmEnvelope(cacheKey),
           keyPools: {
             clientKey: () => {
@@ -316,6 +342,16 @@ export function startNode(o: NodeRunOptions): RunningNode {
       certPem: readFileSync(join(dir, NODE_FILES.cert), 'utf8'),
       key: Buffer.from(identity.buffer, identity.byteOffset, identity.byteLength),
     })
+    sync = new ProtectionSync({
+      url: nf.nodeApiUrl,
+      ca: readFileSync(join(dir, NODE_FILES.ca), 'utf8'),
+      cert: readFileSync(join(dir, NODE_FILES.cert), 'utf8'),
+      key: Buffer.from(identity.buffer, identity.byteOffset, identity.byteLength),
+      protection: () => protection,
+      zones: () => zonesNow,
+      log,
+    })
+    void sync.start().catch(() => undefined)
     const serving = new Promise<boolean>((r) => servingWaiters.push(r))
     agent.startLease()
     if (!(await serving)) throw new Error(`node ${nf.nodeId} bricked before serving`)
@@ -339,6 +375,7 @@ export function startNode(o: NodeRunOptions): RunningNode {
     close: async () => {
       closed = true
       watchAbort.abort()
+      await sync?.stop()
       const e = edge
       edge = undefined
       await e?.close()
