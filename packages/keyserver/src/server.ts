@@ -208,10 +208,14 @@ export async function startKeyServer(
     revocations.watch()
     if (config.revocationFeed !== undefined) {
       const feed = feedFromFiles(revocations, config.revocationFeed, {
-        onError: (e) => log.error({ err: e.message }, 'revocation feed'),
+        onError: (e) => {
+          log.error({ err: e.message }, 'revocation feed')
+        },
       })
       feed.start()
-      closers.push(() => feed.close())
+      closers.push(() => {
+        feed.close()
+      })
     }
     closers.push(() => {
       revocations.close()
