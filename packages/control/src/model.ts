@@ -18,8 +18,8 @@ export const country = z
 export const hostname = z
   .string()
   .regex(
-    /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
-    'Expected a lower-case DNS name like "www.example.com"',
+    /^(localhost|(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$/,
+    'Expected a lower-case DNS name like "www.example.com" (or "localhost")',
   )
 
 export const PLANS = ['free', 'pro', 'business', 'protected'] as const
