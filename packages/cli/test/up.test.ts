@@ -169,7 +169,11 @@ test('up() runs the edge as an enrolled node of the control plane; the site key 
 
     // Killing the node through the API bricks the edge: new handshakes fail within seconds.
     const t0 = Date.now()
-    await api(d2, 'POST', `/v1/nodes/${d2.nodeId}/kill`)
+    assert.equal(d2.keyServer.status().revoked, 0)
+    const killed = await api(d2, 'POST', `/v1/nodes/${d2.nodeId}/kill`)
+    // No push to an admin socket: the key server learns of the kill from the control
+    // plane's revocation feed (long-poll over mTLS with a node-CA certificate).
+    assert.deepEqual(killed['pushed'], [])
     let refused = false
     while (!refused && Date.now() - t0 < 5000) {
       refused = await get(d2.edgePort, ca()).then(
@@ -182,6 +186,10 @@ test('up() runs the edge as an enrolled node of the control plane; the site key 
     const st = await d2.node.bricked
     assert.equal(st.state, 'bricked')
     assert.equal(st.reason, 'operator_kill')
+    while (d2.keyServer.status().revoked === 0 && Date.now() - t0 < 5000) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.equal(d2.keyServer.status().revoked, 1, 'the feed delivered the kill within 5 s')
   } finally {
     await d2.close()
   }
