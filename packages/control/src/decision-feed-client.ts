@@ -8,6 +8,7 @@
  * 0.5 s to 10 s; the last snapshot stays in force meanwhile.
  */
 import { Agent, request } from 'node:https'
+import type { SecureContext } from 'node:tls'
 import { BlockList, isIPv4, isIPv6 } from 'node:net'
 
 export interface FeedDecision {
@@ -18,14 +19,40 @@ export interface FeedDecision {
   readonly expiresAt: string
 }
 
-export interface DecisionFeedClientOptions {
+/** How an edge node reaches the control plane's mTLS node API. */
+export interface NodeTlsOptions {
   /** The node API, e.g. https://control.example:8441 */
   readonly url: string
-  /** Node certificate, key (PEM) and the node CA that signed the listener. */
+  /** Node certificate (PEM) and the node CA that signed the listener. */
   readonly cert: string
-  readonly key: string | Buffer
+  /** The node key (PEM bytes, never a string); ignored when `secureContext` is given. */
+  readonly key?: Buffer
   readonly ca: string
+  /**
+   * A TLS context holding cert, key and CA, used instead of `key` (so the key never sits in
+   * the agent's options: Node's https.Agent makes its pool name, a JS string, from `key`).
+   */
+  readonly secureContext?: SecureContext
   readonly servername?: string
+}
+
+/** A keep-alive TLS 1.3 agent for the node API, from {@link NodeTlsOptions}. */
+export function nodeApiAgent(o: NodeTlsOptions): Agent {
+  return new Agent({
+    keepAlive: true,
+    cert: o.cert,
+    ca: o.ca,
+    ...(o.secureContext !== undefined
+      ? { secureContext: o.secureContext }
+      : o.key !== undefined
+        ? { key: o.key }
+        : {}),
+    ...(o.servername !== undefined ? { servername: o.servername } : {}),
+    minVersion: 'TLSv1.3',
+  })
+}
+
+export interface DecisionFeedClientOptions extends NodeTlsOptions {
   /** Long-poll wait in seconds (≤ 30; default 25). */
   readonly waitSeconds?: number
   /** Called with every new snapshot. */
@@ -55,14 +82,7 @@ export class DecisionFeedClient {
 
   constructor(o: DecisionFeedClientOptions) {
     this.#o = o
-    this.#agent = new Agent({
-      keepAlive: true,
-      cert: o.cert,
-      key: o.key,
-      ca: o.ca,
-      ...(o.servername !== undefined ? { servername: o.servername } : {}),
-      minVersion: 'TLSv1.3',
-    })
+    this.#agent = nodeApiAgent(o)
     this.#first = new Promise((r) => (this.#resolveFirst = r))
   }
 

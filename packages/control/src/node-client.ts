@@ -5,5 +5,9 @@
 export { verifyBundle, BundleError } from './bundle.ts'
 export type { SignedBundle, BundlePayload, BundleZone } from './bundle.ts'
 export { createCsr, exportKeyPem } from './node-ca.ts'
-export { DecisionFeedClient } from './decision-feed-client.ts'
-export type { FeedDecision, DecisionFeedClientOptions } from './decision-feed-client.ts'
+export { DecisionFeedClient, nodeApiAgent } from './decision-feed-client.ts'
+export type {
+  FeedDecision,
+  DecisionFeedClientOptions,
+  NodeTlsOptions,
+} from './decision-feed-client.ts'

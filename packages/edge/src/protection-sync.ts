@@ -23,7 +23,12 @@
  */
 import { createHash } from 'node:crypto'
 import { Agent, request } from 'node:https'
-import { DecisionFeedClient, type FeedDecision } from '@outpost/control/node'
+import {
+  DecisionFeedClient,
+  nodeApiAgent,
+  type FeedDecision,
+  type NodeTlsOptions,
+} from '@outpost/control/node'
 import type { DecisionLogEntry, Protection } from '@outpost/protect'
 
 export const STATS_BUCKET_MS = 10_000
@@ -39,14 +44,7 @@ export interface SyncZone {
   readonly hostnames: readonly string[]
 }
 
-export interface ProtectionSyncOptions {
-  /** The node API of the control plane, e.g. https://control.example:8441 */
-  readonly url: string
-  /** Node certificate and key (PEM), and the node CA that signed the listener. */
-  readonly cert: string
-  readonly key: string | Buffer
-  readonly ca: string
-  readonly servername?: string
+export interface ProtectionSyncOptions extends NodeTlsOptions {
   /** The edge's engine (a getter: it is created on first use and may be replaced). */
   readonly protection: () => Protection | undefined
   /** The zones of the bundle in force. */
@@ -141,25 +139,14 @@ export class ProtectionSync {
   constructor(o: ProtectionSyncOptions) {
     this.#o = o
     this.#feed = new DecisionFeedClient({
-      url: o.url,
-      cert: o.cert,
-      key: o.key,
-      ca: o.ca,
-      ...(o.servername !== undefined ? { servername: o.servername } : {}),
+      ...o,
       waitSeconds: o.waitSeconds ?? 25,
       onChange: () => {
         this.#apply()
       },
       onError: (e) => o.log?.({ level: 'warn', msg: 'decision feed', err: e.message }),
     })
-    this.#agent = new Agent({
-      keepAlive: true,
-      cert: o.cert,
-      key: o.key,
-      ca: o.ca,
-      ...(o.servername !== undefined ? { servername: o.servername } : {}),
-      minVersion: 'TLSv1.3',
-    })
+    this.#agent = nodeApiAgent(o)
   }
 
   /** The decision feed (its version and snapshot). */

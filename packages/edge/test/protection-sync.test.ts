@@ -295,7 +295,7 @@ test('stats: control plane unreachable → the batch is dropped and counted, not
   const sync = new ProtectionSync({
     url: 'https://127.0.0.1:9',
     cert: '',
-    key: '',
+    key: Buffer.alloc(0),
     ca: '',
     protection: () => protection,
     zones: () => [{ id: ZONE, hostnames: [HOST] }],
