@@ -213,22 +213,27 @@ function listVersions(index: ScreeningIndex): string[] {
   return index.versions.map((v) => `${v.list}@${v.date}:${v.sha256.slice(0, 12)}`)
 }
 
-/**
- * Screens an organisation; a possible match opens a review and puts the
- * organisation in `pending-review` (not served until an operator decides).
- */
-export async function screenOrg(app: App, who: string, org: Org): Promise<Review | undefined> {
-  const index = app.screening
-  if (index === undefined) return undefined
-  const q: ScreeningQuery = { name: org.name, type: org.type, country: org.country }
-  const { matches } = renderMatches(index.screen(q))
-  if (matches.length === 0) return undefined
+/** Screens one name against the loaded lists: the matches and the list versions used. */
+export function screenParty(
+  index: ScreeningIndex,
+  q: ScreeningQuery,
+): { matches: Review['matches']; listVersions: string[] } {
+  return { matches: renderMatches(index.screen(q)).matches, listVersions: listVersions(index) }
+}
+
+/** Opens a screening review (audited) for a possible match. */
+export async function openReview(
+  app: App,
+  who: string,
+  orgId: string,
+  found: { matches: Review['matches']; listVersions: string[] },
+): Promise<Review> {
   const review: Review = {
     id: `rev_${randomBytes(6).toString('hex')}`,
-    orgId: org.id,
+    orgId,
     status: 'open',
-    listVersions: listVersions(index),
-    matches,
+    listVersions: found.listVersions,
+    matches: found.matches,
     createdAt: app.now().toISOString(),
   }
   await app.store.mutate({
@@ -238,6 +243,19 @@ export async function screenOrg(app: App, who: string, org: Org): Promise<Review
     id: review.id,
     apply: () => review,
   })
+  return review
+}
+
+/**
+ * Screens an organisation; a possible match opens a review and puts the
+ * organisation in `pending-review` (not served until an operator decides).
+ */
+export async function screenOrg(app: App, who: string, org: Org): Promise<Review | undefined> {
+  const index = app.screening
+  if (index === undefined) return undefined
+  const found = screenParty(index, { name: org.name, type: org.type, country: org.country })
+  if (found.matches.length === 0) return undefined
+  const review = await openReview(app, who, org.id, found)
   await app.store.mutate<Org>({
     actor: who,
     action: 'org.screening-hold',

@@ -18,9 +18,8 @@
  * referral hand-in, which answer with the caller's own application only.
  */
 import { createHash, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
-import { renderMatches } from '@outpost/screening'
 import { z } from 'zod'
-import { assertPlanAllowed, type App } from './app.ts'
+import { assertPlanAllowed, openReview, screenParty, type App } from './app.ts'
 import { ControlError } from './errors.ts'
 import type { Ctx, Route } from './http/router.ts'
 import {
@@ -297,27 +296,11 @@ export async function screenApplication(app: App, who: string, id: string): Prom
       `Cannot screen application "${id}": no sanctions lists are loaded (it stays in screening)`,
     )
   const a = await must(app, id)
-  const { matches } = renderMatches(
-    index.screen({ name: a.name, type: a.type, country: a.country }),
-  )
-  const listVersions = index.versions.map((v) => `${v.list}@${v.date}:${v.sha256.slice(0, 12)}`)
-  if (matches.length === 0)
+  const found = screenParty(index, { name: a.name, type: a.type, country: a.country })
+  const { listVersions } = found
+  if (found.matches.length === 0)
     return step(app, who, id, ['screening'], 'screened', { listVersions }, 'no match')
-  const review: Review = {
-    id: `rev_${randomBytes(6).toString('hex')}`,
-    orgId: a.orgId,
-    status: 'open',
-    listVersions,
-    matches,
-    createdAt: app.now().toISOString(),
-  }
-  await app.store.mutate({
-    actor: who,
-    action: 'review.open',
-    kind: 'review',
-    id: review.id,
-    apply: () => review,
-  })
+  const review = await openReview(app, who, a.orgId, found)
   return step(
     app,
     who,
