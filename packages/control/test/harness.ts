@@ -1,5 +1,8 @@
 /** A control plane on loopback with helpers for JSON calls and mTLS node calls. */
 import { request } from 'node:https'
+import { Writable } from 'node:stream'
+import { runCommand } from '@outpost/command'
+import { ctlCommand } from '../src/cli.ts'
 import { startControlPlane, type ControlPlane, type StartControlOptions } from '../src/server.ts'
 import type { ControlConfigInput } from '../src/config.ts'
 import { createCsr, exportKeyPem } from '../src/node-ca.ts'
@@ -16,7 +19,8 @@ export interface Harness {
   call(method: string, path: string, body?: unknown, token?: string | null): Promise<Res>
   /** Registers and enrols a node; returns its certificate and key for mTLS. */
   enrol(id: string, region: string): Promise<NodeCreds>
-  node(creds: NodeCreds, method: string, path: string): Promise<Res>
+  /** An mTLS call to the node API (query string kept; `body` sent as JSON). */
+  node(creds: NodeCreds, method: string, path: string, body?: unknown): Promise<Res>
   close(): Promise<void>
 }
 
@@ -76,8 +80,9 @@ export async function startHarness(
         keyPem: await exportKeyPem(keys.privateKey),
       }
     },
-    node(creds, method, path) {
+    node(creds, method, path, body) {
       const u = new URL(cp.nodeUrl + path)
+      const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
       return new Promise((resolve, reject) => {
         const req = request(
           {
@@ -89,6 +94,9 @@ export async function startHarness(
             key: creds.keyPem,
             ca: cp.nodeCaPem,
             servername: 'localhost',
+            headers: data
+              ? { 'content-type': 'application/json', 'content-length': data.length }
+              : {},
           },
           (res) => {
             const chunks: Buffer[] = []
@@ -104,9 +112,27 @@ export async function startHarness(
           },
         )
         req.on('error', reject)
-        req.end()
+        req.end(data)
       })
     },
     close: () => cp.close(),
+  }
+}
+
+/** Runs `outpost ctl ARGV` in process; returns its exit code and output. */
+export async function ctl(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const bufs = { out: [] as Buffer[], err: [] as Buffer[] }
+  const sink = (k: 'out' | 'err'): Writable =>
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        bufs[k].push(Buffer.from(c))
+        cb()
+      },
+    })
+  const code = await runCommand(ctlCommand, argv, { out: sink('out'), err: sink('err') })
+  return {
+    code,
+    out: Buffer.concat(bufs.out).toString('utf8'),
+    err: Buffer.concat(bufs.err).toString('utf8'),
   }
 }

@@ -5,27 +5,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
-import { runCommand } from '@outpost/command'
-import { ctlCommand } from '../src/cli.ts'
-import { startHarness } from './harness.ts'
-
-async function ctl(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const bufs = { out: [] as Buffer[], err: [] as Buffer[] }
-  const sink = (k: 'out' | 'err'): Writable =>
-    new Writable({
-      write(c: Buffer, _e, cb) {
-        bufs[k].push(Buffer.from(c))
-        cb()
-      },
-    })
-  const code = await runCommand(ctlCommand, argv, { out: sink('out'), err: sink('err') })
-  return {
-    code,
-    out: Buffer.concat(bufs.out).toString('utf8'),
-    err: Buffer.concat(bufs.err).toString('utf8'),
-  }
-}
+import { ctl, startHarness } from './harness.ts'
 
 test('outpost ctl: decisions, bans, security report, programme with a locally signed referral', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'protect-ctl-'))

@@ -3,7 +3,6 @@
  * keeps the query string and sends a JSON body, and the two storage backends
  * (node:sqlite always; PostgreSQL when its binaries exist, one database per test).
  */
-import { request } from 'node:https'
 import type { TestContext } from 'node:test'
 import type { Harness, NodeCreds, Res } from './harness.ts'
 import { postgresMissing, startPostgres, type PgServer } from './postgres-server.ts'
@@ -16,37 +15,7 @@ export function nodeCall(
   pathAndQuery: string,
   body?: unknown,
 ): Promise<Res> {
-  const u = new URL(h.cp.nodeUrl + pathAndQuery)
-  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname + u.search,
-        method,
-        cert: creds.certPem,
-        key: creds.keyPem,
-        ca: h.cp.nodeCaPem,
-        servername: 'localhost',
-        headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          resolve({
-            status: res.statusCode ?? 0,
-            body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-            headers: new Headers(),
-          })
-        })
-      },
-    )
-    req.on('error', reject)
-    req.end(data)
-  })
+  return h.node(creds, method, pathAndQuery, body)
 }
 
 export interface Backend {
