@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MemoryStekProvider } from './stek.ts'
+import { LeaseStekProvider, MemoryStekProvider } from './stek.ts'
 
 test('MemoryStekProvider: rotates every R, keeps keys for H, zeroises retired keys (P7)', () => {
   let now = 0
@@ -33,4 +33,23 @@ test('MemoryStekProvider: rotates every R, keeps keys for H, zeroises retired ke
   p.close()
   assert.ok(live.every((k) => k.key.every((b) => b === 0)))
   assert.throws(() => p.current())
+})
+
+test('close() runs every onClose listener (ticket sealers drop key objects) once; a late one at once', () => {
+  for (const p of [new MemoryStekProvider(), new LeaseStekProvider()]) {
+    const calls: string[] = []
+    p.onClose(() => calls.push('a'))
+    p.onClose(() => {
+      throw new Error('a broken listener')
+    })
+    p.onClose(() => calls.push('b'))
+    assert.equal(calls.length, 0)
+    p.close()
+    assert.equal(calls.join(), 'a,b', 'every listener ran despite the broken one')
+    p.close()
+    assert.equal(calls.join(), 'a,b', 'not twice')
+    p.onClose(() => calls.push('late'))
+    assert.equal(calls.join(), 'a,b,late')
+    assert.throws(() => p.current(), /STEK/)
+  }
 })

@@ -44,6 +44,7 @@ export class MemoryStekProvider implements StekProvider {
   #keys: Stek[] = []
   #closed = false
   #nextId = randomBytes(4).readUInt32BE(0)
+  readonly #onClose: (() => void)[] = []
 
   constructor(options: MemoryStekOptions = {}) {
     this.rotateMs = options.rotateMs ?? 3_600_000
@@ -72,11 +73,18 @@ export class MemoryStekProvider implements StekProvider {
     return [...this.#keys]
   }
 
+  /** Runs `listener` on {@link close} (ticket sealers drop their key objects). */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener()
+    else this.#onClose.push(listener)
+  }
+
   /** Zeroises and forgets every key; `current()` throws afterwards. */
   close(): void {
     this.#closed = true
     for (const k of this.#keys) zero(k)
     this.#keys = []
+    runAll(this.#onClose.splice(0))
   }
 
   #tick(): void {
@@ -102,6 +110,16 @@ export class MemoryStekProvider implements StekProvider {
 
 function zero(k: Stek): void {
   k.key.fill(0)
+}
+
+function runAll(listeners: readonly (() => void)[]): void {
+  for (const l of listeners) {
+    try {
+      l()
+    } catch {
+      // One failing listener must not keep the others from dropping their copies.
+    }
+  }
 }
 
 /** What a node-mode edge needs of its STEK source: the TLS provider plus wiping. */
@@ -134,6 +152,7 @@ export interface LeasedStek {
 export class LeaseStekProvider implements EdgeStekProvider {
   #keys: (Stek & { current: boolean })[] = []
   #closed = false
+  readonly #onClose: (() => void)[] = []
   readonly #onKey: ((name: string, key: Buffer) => void) | undefined
   readonly #onDrop: ((name: string) => void) | undefined
 
@@ -186,9 +205,16 @@ export class LeaseStekProvider implements EdgeStekProvider {
     return [...this.#keys]
   }
 
+  /** Runs `listener` on {@link close} (ticket sealers drop their key objects). */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener()
+    else this.#onClose.push(listener)
+  }
+
   close(): void {
     this.#closed = true
     for (const k of this.#keys) k.key.fill(0)
     this.#keys = []
+    runAll(this.#onClose.splice(0))
   }
 }

@@ -8,15 +8,17 @@
  * so no key ever becomes a JS string; the response Buffer is zeroised.
  */
 import { Agent, request } from 'node:https'
+import type { SecureContext } from 'node:tls'
 import type { LeasedStek } from '../stek.ts'
 
 export interface NodeApiOptions {
   /** e.g. https://control:8441 */
   readonly url: string
-  readonly caPem: string
-  readonly certPem: string
-  /** PKCS#8 PEM of the identity key; owned by the caller (custody registry). */
-  readonly key: Buffer
+  /**
+   * The node CA, certificate and identity key, loaded once (the caller drops it on a brick).
+   * Not the key itself: https.Agent would make its pool name, a JS string, from a `key` option.
+   */
+  readonly secureContext: SecureContext
 }
 
 export interface LeaseDoc {
@@ -59,7 +61,9 @@ export function extractHexKeys(body: Buffer): Buffer[] {
     const start = at + KEY_FIELD.length
     const end = body.indexOf(0x22, start)
     if (end === -1 || (end - start) % 2 !== 0) throw new Error('lease: malformed key field')
-    const key = Buffer.alloc((end - start) / 2)
+    // Off the V8 heap: a small typed array lives on the heap and a GC may move it, leaving
+    // a copy of the key behind; an ArrayBuffer's backing store stays put until freed.
+    const key = Buffer.from(new ArrayBuffer((end - start) / 2))
     for (let i = 0; i < key.length; i++) {
       const hi = hexVal(body[start + 2 * i] ?? 0)
       const lo = hexVal(body[start + 2 * i + 1] ?? 0)
@@ -94,9 +98,7 @@ export class NodeApi {
     this.url = o.url.replace(/\/+$/, '')
     this.#agent = new Agent({
       keepAlive: true,
-      ca: o.caPem,
-      cert: o.certPem,
-      key: o.key,
+      secureContext: o.secureContext,
       minVersion: 'TLSv1.3',
     })
   }

@@ -20,6 +20,7 @@ import { createHash, createPublicKey, randomBytes, X509Certificate } from 'node:
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
+import { createSecureContext } from 'node:tls'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { CustodyAgent, type CustodyStatus } from '@outpost/custody'
@@ -214,6 +215,7 @@ export function startNode(o: NodeRunOptions): RunningNode {
   agent.secrets.onWipe('node-api', () => {
     watchAbort.abort()
     void sync?.stop()
+    sync = undefined // with `api` (below): drops the TLS context that holds the identity key
     api?.close()
   })
   agent.secrets.onWipe('steks', () => {
@@ -336,17 +338,22 @@ export function startNode(o: NodeRunOptions): RunningNode {
         await sleep(o.unlockRetryMs ?? 2000)
       }
     }
-    api = new NodeApi({
-      url: nf.nodeApiUrl,
-      caPem: readFileSync(join(dir, NODE_FILES.ca), 'utf8'),
-      certPem: readFileSync(join(dir, NODE_FILES.cert), 'utf8'),
+    // One TLS context for every node-API client: OpenSSL holds the key, and clears it when
+    // the context is freed (after a brick drops `api` and `sync`, the only holders).
+    const ca = readFileSync(join(dir, NODE_FILES.ca), 'utf8')
+    const cert = readFileSync(join(dir, NODE_FILES.cert), 'utf8')
+    const secureContext = createSecureContext({
+      ca,
+      cert,
       key: Buffer.from(identity.buffer, identity.byteOffset, identity.byteLength),
+      minVersion: 'TLSv1.3',
     })
+    api = new NodeApi({ url: nf.nodeApiUrl, secureContext })
     sync = new ProtectionSync({
       url: nf.nodeApiUrl,
-      ca: readFileSync(join(dir, NODE_FILES.ca), 'utf8'),
-      cert: readFileSync(join(dir, NODE_FILES.cert), 'utf8'),
-      key: Buffer.from(identity.buffer, identity.byteOffset, identity.byteLength),
+      ca,
+      cert,
+      secureContext,
       protection: () => protection,
       zones: () => zonesNow,
       log,

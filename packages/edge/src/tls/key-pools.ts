@@ -64,7 +64,7 @@ export function buildKeyPools(
         servers,
         ca,
         cert,
-        key: new Uint8Array(key),
+        key, // the client copies it; zeroised below
         operationTimeoutMs: options.operationTimeoutMs ?? 3000,
         connectTimeoutMs: options.connectTimeoutMs ?? 1000,
         reconnectBaseMs: options.reconnectBaseMs ?? 250,
