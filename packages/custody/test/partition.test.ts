@@ -6,29 +6,15 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
+import { lines, netnsSkip, vethLink } from './netns.ts'
 
 const GRACE_MS = 2_000
-const hasIp = spawnSync('ip', ['-V']).status === 0
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root (network namespaces)'
-    : !hasIp
-      ? 'needs iproute2 (ip)'
-      : false
-
-function ip(...args: string[]): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`)
-}
-
-function lines(p: ChildProcess, onLine: (l: string) => void): void {
-  if (p.stdout) createInterface({ input: p.stdout }).on('line', onLine)
-}
+const skip = netnsSkip()
+if (skip !== false) process.stderr.write(`partition test skipped: ${skip}\n`)
 
 test('network partition: agent bricks with lease_lost within grace + 2 s', { skip }, async (t) => {
   const tag = `opc${process.pid % 100000}`
@@ -36,21 +22,8 @@ test('network partition: agent bricks with lease_lost within grace + 2 s', { ski
   const nsB = `${tag}-safe`
   const dir = mkdtempSync(join(tmpdir(), 'custody-partition-'))
   const procs: ChildProcess[] = []
+  const link = vethLink(tag, { ns: nsA, addr: '10.213.0.1' }, { ns: nsB, addr: '10.213.0.2' })
   try {
-    ip('netns', 'add', nsA)
-    ip('netns', 'add', nsB)
-    ip('link', 'add', `${tag}a`, 'type', 'veth', 'peer', 'name', `${tag}b`)
-    ip('link', 'set', `${tag}a`, 'netns', nsA)
-    ip('link', 'set', `${tag}b`, 'netns', nsB)
-    ip('-n', nsA, 'addr', 'add', '10.213.0.1/30', 'dev', `${tag}a`)
-    ip('-n', nsB, 'addr', 'add', '10.213.0.2/30', 'dev', `${tag}b`)
-    for (const [ns, dev] of [
-      [nsA, `${tag}a`],
-      [nsB, `${tag}b`],
-    ] as const) {
-      ip('-n', ns, 'link', 'set', 'lo', 'up')
-      ip('-n', ns, 'link', 'set', dev, 'up')
-    }
     const here = (f: string): string => new URL(f, import.meta.url).pathname
     const server = spawn(
       'ip',
@@ -107,7 +80,7 @@ test('network partition: agent bricks with lease_lost within grace + 2 s', { ski
     await serving
     await new Promise((r) => setTimeout(r, 1_000)) // a few renewals across the link
     const cutAt = Date.now()
-    ip('-n', nsB, 'link', 'set', `${tag}b`, 'down')
+    link.cut() // ip -n nsB link set <veth> down
     assert.equal(await exited, 0)
     const bricked = events.find((e) => e.event === 'bricked')
     const wiped = events.find((e) => e.event === 'wiped')
@@ -123,8 +96,7 @@ test('network partition: agent bricks with lease_lost within grace + 2 s', { ski
     )
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL')
-    spawnSync('ip', ['netns', 'del', nsA])
-    spawnSync('ip', ['netns', 'del', nsB])
+    link.close()
     rmSync(dir, { recursive: true, force: true })
   }
 })

@@ -63,12 +63,29 @@ export class NodeProcess {
   readonly exited: Promise<number>
   readonly #waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = []
 
-  constructor(dir: string, extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}) {
-    this.proc = spawn(
+  /** `wrap`: a command prefix, e.g. `['ip', 'netns', 'exec', NS]` (it must exec the node). */
+  constructor(
+    dir: string,
+    extraArgs: readonly string[] = [],
+    env: NodeJS.ProcessEnv = {},
+    wrap: readonly string[] = [],
+  ) {
+    const [cmd = process.execPath, ...args] = [
+      ...wrap,
       process.execPath,
-      [OUTPOST_BIN, 'edge', 'run', '--dir', dir, '--listen', '127.0.0.1:0', ...extraArgs],
-      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
+      OUTPOST_BIN,
+      'edge',
+      'run',
+      '--dir',
+      dir,
+      '--listen',
+      '127.0.0.1:0',
+      ...extraArgs,
+    ]
+    this.proc = spawn(cmd, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let buf = ''
     this.proc.stdout?.on('data', (c: Buffer) => {
       buf += c.toString()
