@@ -4,6 +4,12 @@
  * /24, IPv6 to /48); `hash` replaces them with a keyed hash whose key lives
  * only in memory (stable within one process, unlinkable across restarts), and
  * `full` keeps them.
+ *
+ * Requests that attack protection answered itself (429, 403, challenge: records
+ * with `protection` set) are sampled, like nginx's `limit_req_log_level` keeps
+ * a flood out of the access log: the first `rejectsPerSecond` of each second
+ * are written in full, the rest are only counted, and the next written line
+ * carries that count as `suppressed`. The Prometheus counters count every one.
  */
 import { createHmac, randomBytes } from 'node:crypto'
 import { createWriteStream, type WriteStream } from 'node:fs'
@@ -38,11 +44,20 @@ export class AccessLog {
   readonly #own: WriteStream | undefined
   readonly #mode: ClientIpMode
   readonly #hashKey: Buffer
+  readonly #rejectsPerSecond: number
+  #rejectSecond = 0
+  #rejectsThisSecond = 0
+  #suppressed = 0
+  #suppressedTotal = 0
 
   constructor(
-    options:
+    options: (
       | { path: string; clientIp: ClientIpMode }
-      | { stream: NodeJS.WritableStream; clientIp: ClientIpMode },
+      | { stream: NodeJS.WritableStream; clientIp: ClientIpMode }
+    ) & {
+      /** Protection-answered requests written per second (default 10; 0: none, Infinity: all). */
+      rejectsPerSecond?: number
+    },
   ) {
     if ('stream' in options) {
       this.#out = options.stream
@@ -56,6 +71,12 @@ export class AccessLog {
     }
     this.#mode = options.clientIp
     this.#hashKey = randomBytes(32)
+    this.#rejectsPerSecond = options.rejectsPerSecond ?? 10
+  }
+
+  /** Protection-answered requests left out of the log so far (sampling). */
+  get suppressedRejects(): number {
+    return this.#suppressedTotal
   }
 
   ip(ip: string): string {
@@ -70,6 +91,22 @@ export class AccessLog {
   }
 
   write(r: RequestRecord): void {
+    let suppressed = 0
+    if (r.protection !== undefined) {
+      const sec = Math.floor(r.time / 1000)
+      if (sec !== this.#rejectSecond) {
+        this.#rejectSecond = sec
+        this.#rejectsThisSecond = 0
+      }
+      if (this.#rejectsThisSecond >= this.#rejectsPerSecond) {
+        this.#suppressed++
+        this.#suppressedTotal++
+        return
+      }
+      this.#rejectsThisSecond++
+      suppressed = this.#suppressed
+      this.#suppressed = 0
+    }
     this.#out.write(
       JSON.stringify({
         time: new Date(r.time).toISOString(),
@@ -82,6 +119,8 @@ export class AccessLog {
         cache: r.cache,
         clientIp: this.ip(r.clientIp),
         http: r.httpVersion,
+        ...(r.protection !== undefined ? { protection: r.protection } : {}),
+        ...(suppressed > 0 ? { suppressed } : {}),
       }) + '\n',
     )
   }

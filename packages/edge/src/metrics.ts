@@ -20,6 +20,12 @@ export class EdgeMetrics {
   readonly httpLimits: Counter<'reason'>
   #hits = 0
   #lookups = 0
+  /**
+   * Requests counted since the last scrape, by site then status: observe() is
+   * two Map lookups (prom-client's labelled inc() hashes its labels on every
+   * call); the counts move into `requests` when it is collected.
+   */
+  readonly #pending = new Map<string, Map<number, number>>()
 
   constructor(cacheStats?: () => { bytes: number; entries: number }) {
     const registers = [this.registry]
@@ -28,6 +34,9 @@ export class EdgeMetrics {
       help: 'Requests answered, by site and status code',
       labelNames: ['site', 'status'],
       registers,
+      collect: () => {
+        this.#flush()
+      },
     })
     this.cacheResults = new Counter({
       name: 'outpost_edge_cache_requests_total',
@@ -107,12 +116,27 @@ export class EdgeMetrics {
 
   /** Records one finished request. */
   observe(r: RequestRecord): void {
-    this.requests.inc({ site: r.site, status: String(r.status) })
+    let bySite = this.#pending.get(r.site)
+    if (bySite === undefined) {
+      bySite = new Map()
+      this.#pending.set(r.site, bySite)
+    }
+    bySite.set(r.status, (bySite.get(r.status) ?? 0) + 1)
     if (r.cache === 'NONE') return
     this.cacheResults.inc({ result: r.cache })
     if (r.cache === 'BYPASS') return
     this.#lookups++
     if (r.cache === 'HIT' || r.cache === 'STALE' || r.cache === 'REVALIDATED') this.#hits++
+  }
+
+  /** Moves the pending request counts into the prom-client counter. */
+  #flush(): void {
+    for (const [site, bySite] of this.#pending) {
+      for (const [status, n] of bySite) {
+        if (n > 0) this.requests.inc({ site, status: String(status) }, n)
+      }
+      bySite.clear()
+    }
   }
 
   handshake(group: string, resumed: boolean): void {

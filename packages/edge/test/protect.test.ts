@@ -63,6 +63,17 @@ test('a flood from one IP gets 429 + Retry-After while another IP is served', as
   const fromFlood = origin.seen.filter((s) => s.url.startsWith('/f')).length
   assert.equal(fromFlood, passed, 'rejected requests never reach the origin')
   for (let i = 0; i < 5; i++) assert.equal((await get(fx.base, good, `/g${i}`)).status, 200)
+  // Every 429 is counted (the reject path records synchronously; counts reach
+  // prom-client when it is scraped), served ones too.
+  const text = await fx.edge.metrics.text()
+  const count = (status: number): number =>
+    Number(
+      new RegExp(`outpost_edge_requests_total\\{[^}]*status="${status}"[^}]*\\} (\\d+)`).exec(
+        text,
+      )?.[1] ?? 0,
+    )
+  assert.equal(count(429), 100 - passed)
+  assert.equal(count(200), passed + 5)
   const prom = fx.edge.config.sites[0]?.protection
   assert.ok(prom !== undefined)
 })

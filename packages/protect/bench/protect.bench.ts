@@ -11,7 +11,9 @@
  *  4. B6 challenge solve time in Chromium (1× and 4× CPU throttle) and the no-JS pass rate.
  *
  * Env: BENCH_REQUESTS (h2load requests per run, default 20000), BENCH_FLOOD_MS (3000),
- * BENCH_BROWSER_RUNS (10). Prints one table and a JSON line.
+ * BENCH_BROWSER_RUNS (10), BENCH_EDGE_CHILD (another edge-child.ts, e.g. an older checkout's,
+ * for A/B runs), BENCH_EDGE_NODE_ARGS (extra node flags for the edge, e.g. `--cpu-prof`).
+ * `--only b1` runs part 1 only. Prints one table and a JSON line.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { execFileSync } from 'node:child_process'
@@ -30,6 +32,13 @@ const N = Number(process.env['BENCH_REQUESTS'] ?? 20_000)
 const FLOOD_MS = Number(process.env['BENCH_FLOOD_MS'] ?? 3000)
 const RUNS = Number(process.env['BENCH_BROWSER_RUNS'] ?? 10)
 const H2LOAD = '/usr/bin/h2load'
+const argv = process.argv.slice(2)
+const onlyAt = argv.indexOf('--only')
+const only = onlyAt >= 0 ? argv[onlyAt + 1] : undefined
+if (only !== undefined && only !== 'b1') {
+  console.error(`bench:protect: --only takes "b1", not ${JSON.stringify(only)}`)
+  process.exit(2)
+}
 const here = import.meta.dirname
 const children = new Set<ChildProcess>()
 const cleanup = (): void => {
@@ -67,24 +76,32 @@ const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`
 if (pinning) pin('1', process.pid)
 
 // --- the edge (child process, core 0) ----------------------------------------------------
-const edgeArgs = [join(here, 'edge-child.ts'), originUrl]
-const edge = spawn(
-  pinning ? 'taskset' : process.execPath,
-  pinning ? ['-c', '0', process.execPath, ...edgeArgs] : edgeArgs,
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-)
-children.add(edge)
-const edgeAddress = await new Promise<string>((resolve, reject) => {
-  const rl = createInterface({ input: edge.stdout })
-  rl.once('line', (l) => {
-    resolve((JSON.parse(l) as { address: string }).address)
+const edgeNodeArgs = (process.env['BENCH_EDGE_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '')
+const edgeArgs = [
+  ...edgeNodeArgs,
+  process.env['BENCH_EDGE_CHILD'] ?? join(here, 'edge-child.ts'),
+  originUrl,
+]
+/** A server child on core 0 that prints {"address": ...} once it listens. */
+async function serverChild(args: string[]): Promise<{ child: ChildProcess; address: string }> {
+  const child = spawn(
+    pinning ? 'taskset' : process.execPath,
+    pinning ? ['-c', '0', process.execPath, ...args] : args,
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  children.add(child)
+  const address = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout })
+    rl.once('line', (l) => {
+      resolve((JSON.parse(l) as { address: string }).address)
+    })
+    child.once('exit', () => {
+      reject(new Error(`${args.at(-2) ?? 'child'} exited`))
+    })
   })
-  edge.once('exit', () => {
-    reject(new Error('edge child exited'))
-  })
-})
+  return { child, address }
+}
+const { child: edge, address: edgeAddress } = await serverChild(edgeArgs)
 
 interface H2 {
   rps: number
@@ -132,6 +149,17 @@ if (hasH2load) {
   row('edge serve (proxy to origin), req/s', `${f0(serve.rps)} (${serve.codes})`, '')
   row('edge reject (429), req/s', `${f0(reject.rps)} (${reject.codes})`, '')
   row('edge reject ÷ serve', `${f2(reject.rps / serve.rps)}×`, '≥ 3×')
+  // The ceiling: node:http alone sending the same 429 (what the edge's HTTP stack costs).
+  const bare = await serverChild([join(here, 'ceiling-child.ts'), 'ceiling'])
+  try {
+    await h2load(`http://${bare.address}/`, 'limit.test', 2000)
+    const ceiling = await h2load(`http://${bare.address}/`, 'limit.test')
+    result['nodeHttpCeilingRps'] = ceiling.rps
+    row('node:http alone, constant 429 (ceiling for the edge), req/s', f0(ceiling.rps), '')
+    row('edge reject ÷ node:http ceiling', `${f2(reject.rps / ceiling.rps)}×`, '')
+  } finally {
+    bare.child.kill('SIGTERM')
+  }
   if (hasNginx()) {
     const port = (origin.address() as AddressInfo).port
     const ns = await startNginx({ rate: '10r/s', proxyTo: port, ...(pinning ? { cpu: '0' } : {}) })
@@ -157,151 +185,157 @@ if (hasH2load) {
   } else row('nginx', 'not installed', '')
 } else row('B1', 'h2load not installed (apt-get install nghttp2-client)', '')
 
-// --- 2. B2: flood from 127.0.0.2, good client from 127.0.0.3 ------------------------------
-const goodAgent = new Agent({ keepAlive: true, localAddress: '127.0.0.3' })
-function goodGet(): Promise<{ status: number; ms: number }> {
-  const u = new URL(`http://${edgeAddress}`)
-  const t = performance.now()
-  return new Promise((resolve) => {
-    const r = request(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: '/good',
-        agent: goodAgent,
-        headers: { host: 'limit.test' },
-      },
-      (res) => {
-        res.resume()
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, ms: performance.now() - t })
-        })
-      },
-    )
-    r.on('error', () => {
-      resolve({ status: 0, ms: performance.now() - t })
+if (only === undefined) {
+  // --- 2. B2: flood from 127.0.0.2, good client from 127.0.0.3 ------------------------------
+  const goodAgent = new Agent({ keepAlive: true, localAddress: '127.0.0.3' })
+  function goodGet(): Promise<{ status: number; ms: number }> {
+    const u = new URL(`http://${edgeAddress}`)
+    const t = performance.now()
+    return new Promise((resolve) => {
+      const r = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: '/good',
+          agent: goodAgent,
+          headers: { host: 'limit.test' },
+        },
+        (res) => {
+          res.resume()
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, ms: performance.now() - t })
+          })
+        },
+      )
+      r.on('error', () => {
+        resolve({ status: 0, ms: performance.now() - t })
+      })
+      r.end()
     })
-    r.end()
-  })
-}
-async function goodClient(ms: number): Promise<{ status: number; ms: number }[]> {
-  const out: Promise<{ status: number; ms: number }>[] = []
-  const end = performance.now() + ms
-  while (performance.now() < end) {
-    out.push(goodGet())
-    await sleep(100)
   }
-  return Promise.all(out)
-}
-const p99 = (xs: number[]): number =>
-  [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? NaN
-const baseline = await goodClient(2000)
-const floodProc = spawn(
-  process.execPath,
-  [
-    join(here, 'flood-child.ts'),
-    `http://${edgeAddress}`,
-    'limit.test',
-    '127.0.0.2',
-    String(FLOOD_MS),
-    '32',
-  ],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-)
-children.add(floodProc)
-const floodOut = new Promise<string>((resolve) => {
-  let s = ''
-  floodProc.stdout.on('data', (d: Buffer) => (s += d.toString()))
-  floodProc.once('exit', () => {
-    resolve(s)
-  })
-})
-originSeen.flood = 0
-const during = await goodClient(FLOOD_MS)
-const flood = JSON.parse(await floodOut) as {
-  buckets: { ok: number; rejected: number; other: number }[]
-}
-const good2xx = during.filter((r) => r.status >= 200 && r.status < 300).length / during.length
-const fTotal = flood.buckets.reduce((a, b) => a + b.ok + b.rejected + b.other, 0)
-const fRejected = flood.buckets.reduce((a, b) => a + b.rejected, 0)
-const mitigated = flood.buckets.findIndex(
-  (b) => b.ok + b.rejected > 0 && b.rejected / (b.ok + b.rejected) >= 0.95,
-)
-const mitigateMs = mitigated < 0 ? NaN : (mitigated + 1) * 100
-const allowedFlood = 20 + 1 + (10 * FLOOD_MS) / 1000
-result['good2xx'] = good2xx
-result['mitigateMs'] = mitigateMs
-row(
-  'good client 2xx during flood (10 r/s from 127.0.0.3)',
-  `${(good2xx * 100).toFixed(1)} % (${during.length} requests)`,
-  '≥ 99 %',
-)
-row(
-  'good client p99 latency, baseline → during flood',
-  `${f2(p99(baseline.map((r) => r.ms)))} ms → ${f2(p99(during.map((r) => r.ms)))} ms`,
-  '≤ 2× baseline',
-)
-row(
-  'flood requests rejected (from 127.0.0.2)',
-  `${((fRejected / Math.max(1, fTotal)) * 100).toFixed(2)} % of ${fTotal}`,
-  '≥ 95 %',
-)
-row(
-  'flood requests that reached the origin',
-  `${originSeen.flood} (limit + burst over ${FLOOD_MS / 1000} s: ${allowedFlood})`,
-  `≤ ${allowedFlood}`,
-)
-row('time to mitigate (≥ 95 % of a 100 ms bucket rejected)', `≤ ${f0(mitigateMs)} ms`, '≤ 1000 ms')
-goodAgent.destroy()
-
-// --- 3. clearance verification -------------------------------------------------------------
-{
-  const keys = new KeyRing()
-  const b = {
-    zone: 'example.org',
-    userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+  async function goodClient(ms: number): Promise<{ status: number; ms: number }[]> {
+    const out: Promise<{ status: number; ms: number }>[] = []
+    const end = performance.now() + ms
+    while (performance.now() < end) {
+      out.push(goodGet())
+      await sleep(100)
+    }
+    return Promise.all(out)
   }
-  const token = issueClearance(keys, b, Date.now(), 3600)
-  const forged = token.slice(0, 20) + (token[20] === 'A' ? 'B' : 'A') + token.slice(21)
-  const vb = { ...b, prefix: '192.0.2.0/24' }
-  const time = (t: string): number => {
-    for (let i = 0; i < 20_000; i++) verifyClearance(keys, t, vb, Date.now())
-    const n = 200_000
-    const t0 = performance.now()
-    for (let i = 0; i < n; i++) verifyClearance(keys, t, vb, Date.now())
-    return ((performance.now() - t0) * 1000) / n
-  }
-  const ok = time(token)
-  const bad = time(forged)
-  result['verifyUs'] = ok
-  result['forgedUs'] = bad
-  row('clearance verification, valid / forged', `${f2(ok)} µs / ${f2(bad)} µs per op`, '≤ 15 µs')
-  // The engine alone: what a 429 decision costs, without the HTTP stack around it.
-  const p = new Protection({
-    zones: {
-      z: { rules: [{ id: 'r', action: 'rate-limit', rateLimit: { rate: '10r/s', burst: 20 } }] },
+  const p99 = (xs: number[]): number =>
+    [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? NaN
+  const baseline = await goodClient(2000)
+  const floodProc = spawn(
+    process.execPath,
+    [
+      join(here, 'flood-child.ts'),
+      `http://${edgeAddress}`,
+      'limit.test',
+      '127.0.0.2',
+      String(FLOOD_MS),
+      '32',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-  })
-  const f = {
-    zone: 'z',
-    host: 'z',
-    method: 'GET',
-    path: '/',
-    headers: { 'user-agent': 'h2load' },
-    ip: '127.0.0.1',
-  }
-  for (let i = 0; i < 20_000; i++) p.evaluate(f)
-  const t0 = performance.now()
-  for (let i = 0; i < 200_000; i++) p.evaluate(f)
-  const us = ((performance.now() - t0) * 1000) / 200_000
-  result['evaluateRejectUs'] = us
-  row(
-    'engine evaluate() → 429 decision, in process',
-    `${f2(us)} µs/op (${f0(1e6 / us)} decisions/s)`,
-    '',
   )
+  children.add(floodProc)
+  const floodOut = new Promise<string>((resolve) => {
+    let s = ''
+    floodProc.stdout.on('data', (d: Buffer) => (s += d.toString()))
+    floodProc.once('exit', () => {
+      resolve(s)
+    })
+  })
+  originSeen.flood = 0
+  const during = await goodClient(FLOOD_MS)
+  const flood = JSON.parse(await floodOut) as {
+    buckets: { ok: number; rejected: number; other: number }[]
+  }
+  const good2xx = during.filter((r) => r.status >= 200 && r.status < 300).length / during.length
+  const fTotal = flood.buckets.reduce((a, b) => a + b.ok + b.rejected + b.other, 0)
+  const fRejected = flood.buckets.reduce((a, b) => a + b.rejected, 0)
+  const mitigated = flood.buckets.findIndex(
+    (b) => b.ok + b.rejected > 0 && b.rejected / (b.ok + b.rejected) >= 0.95,
+  )
+  const mitigateMs = mitigated < 0 ? NaN : (mitigated + 1) * 100
+  const allowedFlood = 20 + 1 + (10 * FLOOD_MS) / 1000
+  result['good2xx'] = good2xx
+  result['mitigateMs'] = mitigateMs
+  row(
+    'good client 2xx during flood (10 r/s from 127.0.0.3)',
+    `${(good2xx * 100).toFixed(1)} % (${during.length} requests)`,
+    '≥ 99 %',
+  )
+  row(
+    'good client p99 latency, baseline → during flood',
+    `${f2(p99(baseline.map((r) => r.ms)))} ms → ${f2(p99(during.map((r) => r.ms)))} ms`,
+    '≤ 2× baseline',
+  )
+  row(
+    'flood requests rejected (from 127.0.0.2)',
+    `${((fRejected / Math.max(1, fTotal)) * 100).toFixed(2)} % of ${fTotal}`,
+    '≥ 95 %',
+  )
+  row(
+    'flood requests that reached the origin',
+    `${originSeen.flood} (limit + burst over ${FLOOD_MS / 1000} s: ${allowedFlood})`,
+    `≤ ${allowedFlood}`,
+  )
+  row(
+    'time to mitigate (≥ 95 % of a 100 ms bucket rejected)',
+    `≤ ${f0(mitigateMs)} ms`,
+    '≤ 1000 ms',
+  )
+  goodAgent.destroy()
+
+  // --- 3. clearance verification -------------------------------------------------------------
+  {
+    const keys = new KeyRing()
+    const b = {
+      zone: 'example.org',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+    }
+    const token = issueClearance(keys, b, Date.now(), 3600)
+    const forged = token.slice(0, 20) + (token[20] === 'A' ? 'B' : 'A') + token.slice(21)
+    const vb = { ...b, prefix: '192.0.2.0/24' }
+    const time = (t: string): number => {
+      for (let i = 0; i < 20_000; i++) verifyClearance(keys, t, vb, Date.now())
+      const n = 200_000
+      const t0 = performance.now()
+      for (let i = 0; i < n; i++) verifyClearance(keys, t, vb, Date.now())
+      return ((performance.now() - t0) * 1000) / n
+    }
+    const ok = time(token)
+    const bad = time(forged)
+    result['verifyUs'] = ok
+    result['forgedUs'] = bad
+    row('clearance verification, valid / forged', `${f2(ok)} µs / ${f2(bad)} µs per op`, '≤ 15 µs')
+    // The engine alone: what a 429 decision costs, without the HTTP stack around it.
+    const p = new Protection({
+      zones: {
+        z: { rules: [{ id: 'r', action: 'rate-limit', rateLimit: { rate: '10r/s', burst: 20 } }] },
+      },
+    })
+    const f = {
+      zone: 'z',
+      host: 'z',
+      method: 'GET',
+      path: '/',
+      headers: { 'user-agent': 'h2load' },
+      ip: '127.0.0.1',
+    }
+    for (let i = 0; i < 20_000; i++) p.evaluate(f)
+    const t0 = performance.now()
+    for (let i = 0; i < 200_000; i++) p.evaluate(f)
+    const us = ((performance.now() - t0) * 1000) / 200_000
+    result['evaluateRejectUs'] = us
+    row(
+      'engine evaluate() → 429 decision, in process',
+      `${f2(us)} µs/op (${f0(1e6 / us)} decisions/s)`,
+      '',
+    )
+  }
 }
 
 // --- 4. Chromium -----------------------------------------------------------------------------
@@ -309,7 +343,9 @@ edge.kill('SIGTERM')
 await new Promise((r) => edge.once('exit', r))
 origin.close()
 if (pinning) pin(`0-${cores - 1}`, process.pid)
-if (hasChromium()) {
+if (only !== undefined) {
+  // part 1 only
+} else if (hasChromium()) {
   const site = await startSite({ underAttack: { enabled: true } })
   const nojs = await startSite({
     underAttack: { enabled: true },

@@ -64,6 +64,12 @@ export class AllowList {
   readonly #tokens: Set<string>
   readonly #ua: { sub: string; cls: AllowClass }[] = []
   readonly #crawlers: boolean
+  /**
+   * Every UA substring this list looks for (crawlers and classes) in one regular
+   * expression: a UA that contains none of them, which is most of a flood, is
+   * dismissed with one scan instead of one includes() per substring.
+   */
+  readonly #anyUa: RegExp
 
   constructor(a: Allow) {
     this.#cidrs = new CidrSet(a.cidrs)
@@ -78,6 +84,10 @@ export class AllowList {
     add(a.previews, 'preview', UA_CLASSES.preview)
     add(a.git, 'git', UA_CLASSES.git)
     add(true, 'user-agent', a.userAgents)
+    const subs = [...crawlers.map((c) => c.ua), ...this.#ua.map((u) => u.sub)].filter(
+      (x) => x !== '',
+    )
+    this.#anyUa = new RegExp(subs.map((x) => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'))
   }
 
   match(ip: string, ua: string, headers: Headers): AllowMatch | undefined {
@@ -93,6 +103,7 @@ export class AllowList {
     }
     if (ua === '') return undefined
     const low = ua.toLowerCase()
+    if (!this.#anyUa.test(low)) return undefined
     if (this.#crawlers) {
       for (const c of crawlers)
         if (low.includes(c.ua) && c.nets.has(ip)) return { cls: 'crawler', verified: true }

@@ -76,7 +76,15 @@ interface CompiledRule {
   readonly match: Matcher
   readonly limit?: LimitParams
   readonly limitCfg?: RateLimit
+  /**
+   * This rule's 429 decisions, built once per (Retry-After, HTML or JSON) and
+   * reused: a flood's rejects allocate nothing here. Bounded (cleared when full).
+   */
+  readonly rejects?: Map<number, Decision>
 }
+
+/** Distinct Retry-After values kept per rule before its decision cache is cleared. */
+const MAX_CACHED_REJECTS = 256
 
 interface ZoneRuntime {
   readonly name: string
@@ -310,12 +318,7 @@ export class Protection {
             continue
           }
           this.#count(z, f, now, r.id, 'rate-limit', 'reject')
-          return this.#respond(
-            'respond',
-            'rate-limit',
-            r.id,
-            limitResponse(f.headers, lc.status, res.retryAfterS),
-          )
+          return this.#limitDecision(c, lc, f.headers, res.retryAfterS)
         }
       }
     }
@@ -621,6 +624,27 @@ export class Protection {
     for (const fn of this.#listeners) fn(e)
   }
 
+  /** The cached 429 (or the rule's status) decision for one Retry-After value. */
+  #limitDecision(c: CompiledRule, lc: RateLimit, h: Headers, retryAfterS: number): Decision {
+    const html = wantsHtml(h)
+    const cache = c.rejects
+    const k = retryAfterS * 2 + (html ? 1 : 0)
+    let d = cache?.get(k)
+    if (d === undefined) {
+      d = this.#respond(
+        'respond',
+        'rate-limit',
+        c.rule.id,
+        limitResponse(h, lc.status, retryAfterS),
+      )
+      if (cache !== undefined) {
+        if (cache.size >= MAX_CACHED_REJECTS) cache.clear()
+        cache.set(k, d)
+      }
+    }
+    return d
+  }
+
   #respond(
     kind: 'respond' | 'challenge',
     reason: Reason,
@@ -663,7 +687,11 @@ export class Protection {
         rule,
         match: compileMatch(rule.match),
         ...(rule.rateLimit !== undefined
-          ? { limit: params(rule.rateLimit), limitCfg: rule.rateLimit }
+          ? {
+              limit: params(rule.rateLimit),
+              limitCfg: rule.rateLimit,
+              rejects: new Map<number, Decision>(),
+            }
           : {}),
       })),
       allow: new AllowList(cfg.allow),
