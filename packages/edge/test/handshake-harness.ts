@@ -4,19 +4,16 @@
  * replayer that sends one captured ClientHello over and over from a chosen
  * loopback address, and a TLS client that can resume.
  */
-import { X509Certificate } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
-import { createCa, issueNodeCert, issueServerCert } from '@outpost/pki'
 import { initKeystore, startKeyServer, type KeyServer } from '@outpost/keyserver'
-import { skiOf } from '@outpost/keyless'
-import { toHex } from '@outpost/wire'
 import type { EdgeConfigInput } from '../src/config.ts'
 import { startEdge, type RunningEdge } from '../src/index.ts'
 import { startOrigin, type Origin } from './harness.ts'
+import { keylessPki } from './keyless-pki.ts'
 
 export interface KeylessWorld {
   readonly edge: RunningEdge
@@ -35,35 +32,16 @@ export async function startKeylessEdge(
   limits: EdgeConfigInput['limits'] = {},
 ): Promise<KeylessWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-hs-'))
-  const w = (name: string, data: string | Uint8Array): string => {
-    const p = join(dir, name)
-    writeFileSync(p, data, { mode: 0o600 })
-    return p
-  }
-  const nodeCa = await createCa({ commonName: 'Test node CA' })
-  const caFile = w('node-ca.pem', nodeCa.certPem)
-  const ksCert = await issueServerCert({
-    ca: nodeCa,
-    commonName: 'keyserver',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-  })
-  const edgeNode = await issueNodeCert({
-    ca: nodeCa,
-    nodeId: 'edge-flood-1',
-    region: 'eu-central',
-    country: 'DE',
-  })
-  const siteCa = await createCa({ commonName: 'Customer CA', keyType: 'ecdsa-p256' })
-  const site = await issueServerCert({
-    ca: siteCa,
-    commonName: 'site.test',
-    dnsNames: ['site.test'],
-    ipAddresses: [],
-    keyType: 'ecdsa-p256',
-  })
-  const chainFile = w('site-chain.pem', site.certPem + siteCa.certPem)
-  const ski = toHex(skiOf(new X509Certificate(site.certPem).publicKey))
+  const {
+    write: w,
+    caFile,
+    ksCert,
+    edgeNode,
+    siteCaPem,
+    site,
+    chainFile,
+    ski,
+  } = await keylessPki(dir, { nodeId: 'edge-flood-1', host: 'site.test' })
   const keystoreDir = join(dir, 'keystore')
   const shares = initKeystore(keystoreDir, { shares: 3, threshold: 2 })
   const ks = await startKeyServer(
@@ -117,7 +95,7 @@ export async function startKeylessEdge(
     ks,
     origin,
     port,
-    siteCaPem: siteCa.certPem,
+    siteCaPem,
     async ksSignatures() {
       const text = await (await fetch(metricsUrl)).text()
       let n = 0

@@ -6,23 +6,20 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { X509Certificate } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import http2 from 'node:http2'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
-import { createCa, issueNodeCert, issueServerCert } from '@outpost/pki'
 import {
   initKeystore,
   startKeyServer,
   type KeyServer,
   type KeyServerConfigInput,
 } from '@outpost/keyserver'
-import { skiOf } from '@outpost/keyless'
-import { toHex } from '@outpost/wire'
 import { startEdge, type RunningEdge } from '../src/index.ts'
 import { startOrigin, type Origin } from './harness.ts'
+import { keylessPki } from './keyless-pki.ts'
 
 interface World {
   dir: string
@@ -52,37 +49,18 @@ async function startKs(
 
 async function setup(): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-keyless-'))
-  const w = (name: string, data: string | Uint8Array): string => {
-    const p = join(dir, name)
-    writeFileSync(p, data, { mode: 0o600 })
-    return p
-  }
-  // The operator's node CA (mTLS between edge and key servers).
-  const nodeCa = await createCa({ commonName: 'Test node CA' })
-  const caFile = w('node-ca.pem', nodeCa.certPem)
-  const ksCert = await issueServerCert({
-    ca: nodeCa,
-    commonName: 'keyserver',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-  })
-  const edgeNode = await issueNodeCert({
-    ca: nodeCa,
-    nodeId: 'edge-test-1',
-    region: 'eu-central',
-    country: 'DE',
-  })
-  // The customer's certificate for site.test; its key goes only to the key servers.
-  const siteCa = await createCa({ commonName: 'Customer CA', keyType: 'ecdsa-p256' })
-  const site = await issueServerCert({
-    ca: siteCa,
-    commonName: 'site.test',
-    dnsNames: ['site.test'],
-    ipAddresses: [],
-    keyType: 'ecdsa-p256',
-  })
-  const chainFile = w('site-chain.pem', site.certPem + siteCa.certPem)
-  const ski = toHex(skiOf(new X509Certificate(site.certPem).publicKey))
+  // The operator's node CA (mTLS between edge and key servers) and the customer's
+  // certificate for site.test, whose key goes only to the key servers.
+  const {
+    write: w,
+    caFile,
+    ksCert,
+    edgeNode,
+    siteCaPem,
+    site,
+    chainFile,
+    ski,
+  } = await keylessPki(dir, { nodeId: 'edge-test-1', host: 'site.test' })
   const keyServers: KeyServer[] = []
   const ksConfigs: KeyServerConfigInput[] = []
   for (const i of [1, 2]) {
@@ -143,7 +121,7 @@ async function setup(): Promise<World> {
   )
   const port = Number(edge.address.slice(edge.address.lastIndexOf(':') + 1))
   site.keyPem.fill(0)
-  return { dir, siteCaPem: siteCa.certPem, keyServers, ksConfigs, edge, origin, port }
+  return { dir, siteCaPem, keyServers, ksConfigs, edge, origin, port }
 }
 
 async function teardown(w: World): Promise<void> {
