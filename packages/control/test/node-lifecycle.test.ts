@@ -8,17 +8,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { clevisDecrypt, clevisEncryptTang } from '@outpost/custody'
-import { createCa, issueNodeCert, issueServerCert } from '@outpost/pki'
-import { KeylessClient, Op, skiOf, type Operation } from '@outpost/keyless'
-import { initKeystore, SERVER_CERTIFICATE_VERIFY_PREFIX, startKeyServer } from '@outpost/keyserver'
+import { createCa, issueNodeCert } from '@outpost/pki'
 import { startHarness, type Harness } from './harness.ts'
-
-const ECDSA_SECP256R1_SHA256 = 0x0403 // RFC 8446 §4.2.3
+import { fileWriter, nodeSigner, startTestKeyServer } from './keyserver-fixture.ts'
 
 async function enrolled(h: Harness, id: string, region: string): Promise<{ tangUrl: string }> {
   await h.enrol(id, region)
@@ -147,73 +144,27 @@ test('remote revocation feed: a key server that long-polls the control plane ref
     rmSync(dir, { recursive: true, force: true })
   })
   const ca = await createCa({ commonName: 'Test Node CA' })
-  const file = (name: string, data: string | Uint8Array, mode = 0o600): string => {
-    const p = join(dir, name)
-    writeFileSync(p, data, { mode })
-    return p
-  }
+  const file = fileWriter(dir)
   const caFile = file('ca.pem', ca.certPem, 0o644)
   const caKeyFile = file('ca-key.pem', ca.keyPem)
   // The control plane pushes to NO key server: the only path is the feed.
   const h = await startHarness({ nodeCa: { certFile: caFile, keyFile: caKeyFile } })
   t.after(() => h.close())
 
-  const srv = await issueServerCert({
-    ca,
-    commonName: 'keyserver',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-  })
   // The key server's own client certificate for the feed, from the node CA.
   const feedCert = await issueNodeCert({ ca, nodeId: 'keyserver-b', region: 'safe', country: 'DE' })
-  const shares = initKeystore(join(dir, 'keystore'), { shares: 1, threshold: 1 })
-  const ks = await startKeyServer(
-    {
-      listen: '127.0.0.1:0',
-      metricsListen: '127.0.0.1:0',
-      adminSocket: join(dir, 'ks-admin.sock'),
-      audit: { file: join(dir, 'audit.jsonl') },
-      tls: {
-        certFile: file('srv.pem', srv.certPem),
-        keyFile: file('srv-key.pem', srv.keyPem),
-        caFile,
-      },
-      revocationFeed: {
-        url: h.cp.nodeUrl,
-        caFile,
-        certFile: file('feed.pem', feedCert.certPem),
-        keyFile: file('feed-key.pem', feedCert.keyPem),
-      },
-      keystore: { type: 'directory', dir: join(dir, 'keystore') },
-      log: { level: 'silent' },
+  const { ks, ski } = await startTestKeyServer(t, dir, ca, {
+    revocationFeed: {
+      url: h.cp.nodeUrl,
+      caFile,
+      certFile: file('feed.pem', feedCert.certPem),
+      keyFile: file('feed-key.pem', feedCert.keyPem),
     },
-    { env: {}, handleSighup: false, warn: () => undefined },
-  )
-  t.after(() => ks.close())
-  ks.unseal(shares[0] ?? '')
-  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  ks.importKey(Buffer.from(pair.privateKey.export({ format: 'pem', type: 'pkcs8' })))
-  const ski = skiOf(pair.publicKey)
+  })
 
   await h.call('PUT', '/v1/regions/eu-central', { name: 'Frankfurt', country: 'DE' })
   const creds = await h.enrol('edge-9', 'eu-central')
-  const client = new KeylessClient({
-    servers: [{ host: '127.0.0.1', port: ks.address.port, servername: 'localhost' }],
-    ca: ca.certPem,
-    cert: creds.certPem,
-    key: new Uint8Array(creds.keyPem),
-    operationTimeoutMs: 2000,
-    reconnectBaseMs: 50,
-    reconnectMaxMs: 200,
-  })
-  t.after(() => client.close())
-  const sign = (): Operation => ({
-    opcode: Op.SignTls13,
-    ski,
-    payload: new Uint8Array([...SERVER_CERTIFICATE_VERIFY_PREFIX, ...randomBytes(32)]),
-    signatureScheme: ECDSA_SECP256R1_SHA256,
-    clientIp: new Uint8Array([192, 0, 2, 9]),
-  })
+  const { client, sign } = nodeSigner(t, ks, ski, ca.certPem, creds, new Uint8Array([192, 0, 2, 9]))
   await client.execute(sign())
   // Let the feed's first poll settle into its long wait.
   await new Promise((r) => setTimeout(r, 300))

@@ -5,16 +5,12 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createCa, issueServerCert } from '@outpost/pki'
-import { KeylessClient, Op, skiOf, type Operation } from '@outpost/keyless'
-import { initKeystore, SERVER_CERTIFICATE_VERIFY_PREFIX, startKeyServer } from '@outpost/keyserver'
+import { createCa } from '@outpost/pki'
 import { startHarness } from './harness.ts'
-
-const ECDSA_SECP256R1_SHA256 = 0x0403 // RFC 8446 §4.2.3
+import { fileWriter, nodeSigner, startTestKeyServer } from './keyserver-fixture.ts'
 
 test('revoking a node through the API: the key server refuses its sign request within 1 s', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'control-revoke-'))
@@ -22,43 +18,14 @@ test('revoking a node through the API: the key server refuses its sign request w
     rmSync(dir, { recursive: true, force: true })
   })
   const ca = await createCa({ commonName: 'Test Node CA' })
-  const file = (name: string, data: string | Uint8Array, mode = 0o600): string => {
-    const p = join(dir, name)
-    writeFileSync(p, data, { mode })
-    return p
-  }
+  const file = fileWriter(dir)
   const caFile = file('ca.pem', ca.certPem, 0o644)
   const caKeyFile = file('ca-key.pem', ca.keyPem)
-  const srv = await issueServerCert({
-    ca,
-    commonName: 'keyserver',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-  })
-  const shares = initKeystore(join(dir, 'keystore'), { shares: 1, threshold: 1 })
   const adminSocket = join(dir, 'ks-admin.sock')
-  const ks = await startKeyServer(
-    {
-      listen: '127.0.0.1:0',
-      metricsListen: '127.0.0.1:0',
-      adminSocket,
-      revocationsFile: join(dir, 'revoked.txt'),
-      audit: { file: join(dir, 'audit.jsonl') },
-      tls: {
-        certFile: file('srv.pem', srv.certPem),
-        keyFile: file('srv-key.pem', srv.keyPem),
-        caFile,
-      },
-      keystore: { type: 'directory', dir: join(dir, 'keystore') },
-      log: { level: 'silent' },
-    },
-    { env: {}, handleSighup: false, warn: () => undefined },
-  )
-  t.after(() => ks.close())
-  ks.unseal(shares[0] ?? '')
-  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  ks.importKey(Buffer.from(pair.privateKey.export({ format: 'pem', type: 'pkcs8' })))
-  const ski = skiOf(pair.publicKey)
+  const { ks, ski } = await startTestKeyServer(t, dir, ca, {
+    adminSocket,
+    revocationsFile: join(dir, 'revoked.txt'),
+  })
 
   const h = await startHarness({
     nodeCa: { certFile: caFile, keyFile: caKeyFile },
@@ -68,23 +35,7 @@ test('revoking a node through the API: the key server refuses its sign request w
   await h.call('PUT', '/v1/regions/eu-central', { name: 'Frankfurt', country: 'DE' })
   const creds = await h.enrol('edge-7', 'eu-central')
 
-  const client = new KeylessClient({
-    servers: [{ host: '127.0.0.1', port: ks.address.port, servername: 'localhost' }],
-    ca: ca.certPem,
-    cert: creds.certPem,
-    key: new Uint8Array(creds.keyPem),
-    operationTimeoutMs: 2000,
-    reconnectBaseMs: 50,
-    reconnectMaxMs: 200,
-  })
-  t.after(() => client.close())
-  const sign = (): Operation => ({
-    opcode: Op.SignTls13,
-    ski,
-    payload: new Uint8Array([...SERVER_CERTIFICATE_VERIFY_PREFIX, ...randomBytes(32)]),
-    signatureScheme: ECDSA_SECP256R1_SHA256,
-    clientIp: new Uint8Array([192, 0, 2, 7]),
-  })
+  const { client, sign } = nodeSigner(t, ks, ski, ca.certPem, creds, new Uint8Array([192, 0, 2, 7]))
   // The node certificate the control plane issued is accepted by the key server.
   await client.execute(sign())
 
