@@ -14,7 +14,6 @@
  * (alternating cache runs, best of each; default 3).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { X509Certificate } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -22,12 +21,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { Pool } from 'undici'
-import { createCa, issueNodeCert, issueServerCert } from '@outpost/pki'
 import { initKeystore, startKeyServer } from '@outpost/keyserver'
-import { skiOf } from '@outpost/keyless'
-import { toHex } from '@outpost/wire'
 import { NullEnvelope, AesGcmEnvelope, startEdge } from '../src/index.ts'
 import type { LoadResult, LoadSpec } from './loadgen-worker.ts'
+import { keylessPki } from '../test/keyless-pki.ts'
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5)
 const CONNS = Number(process.env['BENCH_CONNECTIONS'] ?? 16)
@@ -171,30 +168,16 @@ try {
   for (const e of cacheEdges) await e.close()
 
   // ── PKI, key server ───────────────────────────────────────────────────────
-  const nodeCa = await createCa({ commonName: 'Bench node CA' })
-  const ksCert = await issueServerCert({
-    ca: nodeCa,
-    commonName: 'keyserver',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-  })
-  const node = await issueNodeCert({
-    ca: nodeCa,
-    nodeId: 'bench-edge',
-    region: 'eu-central',
-    country: 'DE',
-  })
-  const siteCa = await createCa({ commonName: 'Bench site CA', keyType: 'ecdsa-p256' })
-  const site = await issueServerCert({
-    ca: siteCa,
-    commonName: 'bench.test',
-    dnsNames: ['bench.test'],
-    ipAddresses: [],
-    keyType: 'ecdsa-p256',
-  })
-  const chainFile = w('chain.pem', site.certPem + siteCa.certPem)
+  const {
+    caFile,
+    ksCert,
+    edgeNode: node,
+    siteCaPem,
+    site,
+    chainFile,
+    ski,
+  } = await keylessPki(dir, { nodeId: 'bench-edge', host: 'bench.test' })
   const siteKeyFile = w('site-key.pem', site.keyPem) // for the baselines only (they hold the key locally)
-  const caFile = w('node-ca.pem', nodeCa.certPem)
   const shares = initKeystore(join(dir, 'keystore'), { shares: 3, threshold: 2 })
   const ks = await startKeyServer(
     {
@@ -224,7 +207,7 @@ try {
         hosts: ['bench.test'],
         origin: originUrl,
         certificates: [chainFile],
-        key: { ski: toHex(skiOf(new X509Certificate(site.certPem).publicKey)), pool: 'main' },
+        key: { ski, pool: 'main' },
         cache: false,
       },
     ],
@@ -236,8 +219,11 @@ try {
         keyFile: w('node-key.pem', node.keyPem),
       },
     },
-    // All load comes from 127.0.0.1: lift the per-IP/prefix handshake budgets (docs/edge.md "Attack limits").
+    // All load comes from 127.0.0.1: lift the per-IP handshake budgets and the per-IP
+    // HTTP/2 new-stream rate (docs/edge.md "Attack limits"); otherwise the keep-alive run
+    // measures REFUSED_STREAM answers, not proxying.
     limits: {
+      perIp: { newStreams: { rate: 1e6, burst: 1e6 } },
       handshakes: {
         perIp: { rate: 1e6, burst: 1e6 },
         perPrefix: { rate: 1e6, burst: 1e6 },
@@ -251,7 +237,7 @@ try {
   // Node native https reverse proxy with the key in-process (OpenSSL), undici to the origin.
   const upstream = new Pool(originUrl, { connections: 128 })
   const nodeProxy = https.createServer(
-    { key: site.keyPem, cert: site.certPem + siteCa.certPem, minVersion: 'TLSv1.3' },
+    { key: site.keyPem, cert: site.certPem + siteCaPem, minVersion: 'TLSv1.3' },
     (req, res) => {
       upstream
         .request({
@@ -315,7 +301,7 @@ http {
     await new Promise((r) => setTimeout(r, 500))
     nginxUrl = `https://127.0.0.1:${port}`
   }
-  const tlsOpts = { ca: siteCa.certPem, servername: 'bench.test', host: 'bench.test' }
+  const tlsOpts = { ca: siteCaPem, servername: 'bench.test', host: 'bench.test' }
 
   // ── 2. keep-alive requests/s over TLS ─────────────────────────────────────
   const ka = (url: string): Promise<LoadResult> =>
