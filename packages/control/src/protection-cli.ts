@@ -1,33 +1,13 @@
 /**
  * `outpost ctl` commands for attack protection (decisions, bans, zone reports,
- * alerts) and the programme. cli.ts hands in its `group` builder and `api`
- * caller, so this module needs nothing from it at load time.
+ * alerts) and the programme, built from ctl-api.ts like the rest of `outpost ctl`.
  */
 import { createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { UsageError, str, type Command, type RunArgs } from '@outpost/command'
+import { UsageError, str, type Command } from '@outpost/command'
 import { parseConfigText } from '@outpost/config'
+import { api, apiOptions, enc, group, p0 } from './ctl-api.ts'
 import { signReferral } from './programme.ts'
-
-/** The shape of cli.ts's Leaf (one API call). */
-export interface CtlLeaf {
-  readonly name: string
-  readonly summary: string
-  readonly args?: string
-  readonly method: string
-  readonly path: (p: readonly string[]) => string
-  readonly fields?: boolean
-  readonly ids?: number
-}
-
-export interface CtlKit {
-  readonly group: (name: string, summary: string, leaves: readonly CtlLeaf[]) => Command
-  readonly api: (a: RunArgs, method: string, path: string, body?: unknown) => Promise<number>
-  readonly apiOptions: Command['options']
-}
-
-const enc = encodeURIComponent
-const p0 = (p: readonly string[]): string => enc(p[0] ?? '')
 
 /** A partner signs a referral locally with its Ed25519 key (no API call). */
 export const signReferralCommand: Command = {
@@ -89,13 +69,13 @@ export const signReferralCommand: Command = {
 }
 
 /** Registers a partner from a public-key file (PEM is awkward as key=value). */
-function partnerPut(kit: CtlKit): Command {
+function partnerPut(): Command {
   return {
     name: 'partner-put',
     summary: 'Register or replace a referral partner and its Ed25519 public key',
     args: 'ID',
     options: {
-      ...kit.apiOptions,
+      ...apiOptions,
       name: { type: 'string', value: 'NAME', description: 'Partner organisation name' },
       'public-key': { type: 'string', value: 'FILE', description: 'Ed25519 public key (SPKI PEM)' },
     },
@@ -106,7 +86,7 @@ function partnerPut(kit: CtlKit): Command {
       if (id === undefined) throw new UsageError('Missing argument: ID')
       if (name === undefined || file === undefined)
         throw new UsageError('Missing --name or --public-key')
-      return kit.api(a, 'PUT', `/v1/programme/partners/${enc(id)}`, {
+      return api(a, 'PUT', `/v1/programme/partners/${enc(id)}`, {
         name,
         publicKeyPem: readFileSync(file, 'utf8'),
       })
@@ -115,7 +95,7 @@ function partnerPut(kit: CtlKit): Command {
 }
 
 /** `protection set ZONE --file rules.yaml`: a YAML/JSON file is the body of PUT /v1/zones/:id/protection. */
-function protectionSet(kit: CtlKit): Command {
+function protectionSet(): Command {
   return {
     name: 'set',
     summary: "Set a zone's attack-protection config from a YAML or JSON file",
@@ -123,7 +103,7 @@ function protectionSet(kit: CtlKit): Command {
       'The file is @outpost/protect config (docs/protect.md): rules, allow, challenge, underAttack, ... It is validated by the control plane, audited, and delivered to every edge in the signed bundle.',
     args: 'ZONE',
     options: {
-      ...kit.apiOptions,
+      ...apiOptions,
       file: { type: 'string', value: 'FILE', description: 'Protection config (YAML or JSON)' },
     },
     run(a) {
@@ -132,13 +112,12 @@ function protectionSet(kit: CtlKit): Command {
       if (zone === undefined) throw new UsageError('Missing argument: ZONE')
       if (file === undefined) throw new UsageError('Missing --file')
       const body = parseConfigText(readFileSync(file, 'utf8'), file)
-      return kit.api(a, 'PUT', `/v1/zones/${enc(zone)}/protection`, body)
+      return api(a, 'PUT', `/v1/zones/${enc(zone)}/protection`, body)
     },
   }
 }
 
-export function protectionCtlCommands(kit: CtlKit): Command[] {
-  const { group } = kit
+export function protectionCtlCommands(): Command[] {
   const programme = group('programme', 'The protected plan for at-risk organisations (price 0)', [
     {
       name: 'audience',
@@ -220,7 +199,7 @@ export function protectionCtlCommands(kit: CtlKit): Command[] {
   return [
     {
       ...programme,
-      subcommands: [...(programme.subcommands ?? []), partnerPut(kit), signReferralCommand],
+      subcommands: [...(programme.subcommands ?? []), partnerPut(), signReferralCommand],
     },
     (() => {
       const g = group('protection', "Zones' attack-protection config (delivered in the bundle)", [
@@ -241,7 +220,7 @@ export function protectionCtlCommands(kit: CtlKit): Command[] {
           ids: 1,
         },
       ])
-      return { ...g, subcommands: [protectionSet(kit), ...(g.subcommands ?? [])] }
+      return { ...g, subcommands: [protectionSet(), ...(g.subcommands ?? [])] }
     })(),
     group('decisions', 'Decisions every edge receives within 5 s', [
       {
