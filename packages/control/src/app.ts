@@ -31,6 +31,7 @@ import {
 import type { NodeCa } from './node-ca.ts'
 import { signBundle, type BundlePayload, type SignedBundle } from './bundle.ts'
 import type { StekSchedule } from './stek.ts'
+import type { ClearanceKeySchedule } from './clearance-keys.ts'
 import { secretJson, secretSlot } from './secret-json.ts'
 import type { PushResult, RevocationPusher } from './revocation.ts'
 import { lastLease, recordLease, type Store } from './store/store.ts'
@@ -45,6 +46,8 @@ export interface App {
   readonly ca: NodeCa
   readonly bundleKey: { readonly privateKey: KeyObject; readonly publicKey: KeyObject }
   readonly steks: StekSchedule
+  /** Clearance-cookie keys shared by every node (in the lease, like the STEKs). */
+  readonly clearanceKeys: ClearanceKeySchedule
   readonly revocations: RevocationPusher
   screening: ScreeningIndex | undefined
   bundleCache: SignedBundle | undefined
@@ -377,6 +380,7 @@ const Lease = z.object({
   bundleVersion: z.number(),
   rebootNeedsReadmission: z.boolean(),
   steks: z.array(z.object({ id: z.string(), key: z.string(), current: z.boolean() })),
+  clearanceKeys: z.array(z.object({ epoch: z.number(), key: z.string(), current: z.boolean() })),
 })
 
 export function operatorRoutes(app: App): Route[] {
@@ -1015,7 +1019,8 @@ export function nodeRoutes(app: App): Route[] {
       method: 'POST',
       path: '/node/v1/lease',
       tag: 'node',
-      summary: 'Lease heartbeat: lease expiry, bundle version and STEKs (mTLS only)',
+      summary:
+        'Lease heartbeat: lease expiry, bundle version, STEKs and clearance keys (mTLS only)',
       scope: 'public',
       response: Lease,
       handler: async (c) => {
@@ -1038,6 +1043,11 @@ export function nodeRoutes(app: App): Route[] {
               key: secretSlot(secrets.length - 1),
               current: i === 0,
             }
+          }),
+          // After the STEKs: the node pairs the n-th "key" field with the n-th entry.
+          clearanceKeys: app.clearanceKeys.forLease().map((k, i) => {
+            secrets.push(k.key)
+            return { epoch: k.epoch, key: secretSlot(secrets.length - 1), current: i === 0 }
           }),
         }
         c.status = 200

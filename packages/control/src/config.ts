@@ -34,6 +34,17 @@ export const ControlConfigSchema = z
       })
       .strict()
       .default({ rotateSeconds: 3600, maxRetentionSeconds: 64_800 }),
+    /**
+     * Clearance-cookie HMAC keys handed to every node in its lease (clearance-keys.ts): a new
+     * key every `rotateSeconds`, the `history` previous ones still accepted.
+     */
+    clearanceKeys: z
+      .object({
+        rotateSeconds: z.number().int().min(60).default(21_600),
+        history: z.number().int().min(0).max(48).default(4),
+      })
+      .strict()
+      .default({ rotateSeconds: 21_600, history: 4 }),
     /** Key servers that receive the revocation list (their admin Unix sockets). */
     keyServers: z.array(z.object({ adminSocket: z.string() }).strict()).default([]),
     screening: z.object({ listsDir: z.string().optional() }).strict().default({}),

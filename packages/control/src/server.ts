@@ -46,6 +46,7 @@ import { Dashboard } from './dashboard/dashboard.ts'
 import { openApiDocument } from './openapi.ts'
 import { adminSocketSink, RevocationPusher, type RevocationSink } from './revocation.ts'
 import { StekSchedule } from './stek.ts'
+import { ClearanceKeySchedule } from './clearance-keys.ts'
 import { Store } from './store/store.ts'
 import { protectionRoutes } from './protection.ts'
 import { statsRoutes } from './protection-stats.ts'
@@ -182,6 +183,13 @@ export async function startControlPlane(
     closers.push(() => {
       steks.close()
     })
+    const clearanceKeys = new ClearanceKeySchedule({
+      rotateMs: config.clearanceKeys.rotateSeconds * 1000,
+      history: config.clearanceKeys.history,
+    })
+    closers.push(() => {
+      clearanceKeys.close()
+    })
     const revocations = new RevocationPusher(
       config.keyServers.map((k) => adminSocketSink(k.adminSocket)),
     )
@@ -217,6 +225,7 @@ export async function startControlPlane(
       ca,
       bundleKey,
       steks,
+      clearanceKeys,
       revocations,
       screening: await loadScreening(config.screening.listsDir),
       bundleCache: undefined,

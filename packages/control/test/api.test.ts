@@ -262,6 +262,14 @@ test('node API: enrolment by one-time token + CSR, mTLS lease with STEKs, signed
   assert.equal(steks.length, 1)
   assert.match(steks[0]?.key ?? '', /^[0-9a-f]{64}$/)
   assert.match(steks[0]?.id ?? '', /^[0-9a-f]{32}$/)
+  // Clearance-cookie keys ride along (current first), distinct from the STEK.
+  const ck = lease.body['clearanceKeys'] as { epoch: number; key: string; current: boolean }[]
+  assert.equal(ck.length, 1)
+  const [ck0] = ck
+  assert.ok(ck0)
+  assert.equal(ck0.current, true)
+  assert.match(ck0.key, /^[0-9a-f]{64}$/)
+  assert.notEqual(ck0.key, steks[0]?.key)
   const nodes = await h.call('GET', '/v1/nodes')
   assert.ok((nodes.body['nodes'] as { lastLease?: string }[])[0]?.lastLease)
 

@@ -147,7 +147,8 @@ test(
     await w.zone('shop', 'shop.test')
     const dir = await w.enrol('edge-core', 'eu-central')
 
-    // What to look for: the identity key (PEM body, DER, raw scalar), the STEKs, the cache key.
+    // What to look for: the identity key (PEM body, DER, raw scalar), the STEKs, the
+    // clearance-cookie keys, the cache key.
     const pem = await clevisDecrypt(readFileSync(join(dir, 'identity.jwe'), 'ascii'))
     const keyObj = createPrivateKey(pem)
     const der = keyObj.export({ format: 'der', type: 'pkcs8' })
@@ -173,6 +174,13 @@ test(
     const steks = w.cp.app.steks.forRegion(86_400_000).map((s) => Buffer.from(s.key))
     assert.ok(steks.length > 0)
     const stekNeedles = Object.fromEntries(steks.map((k, i) => [`STEK ${i}`, k]))
+    // The clearance-cookie keys the lease gave the node (current + history).
+    const clearanceNeedles = Object.fromEntries(
+      w.cp.app.clearanceKeys
+        .forLease()
+        .map((k) => [`clearance key ${k.epoch}`, Buffer.from(k.key)]),
+    )
+    assert.ok(Object.keys(clearanceNeedles).length > 0)
     const cacheFiles = (): string[] =>
       readdirSync(join(dir, 'cache'), { recursive: true, encoding: 'utf8' }).filter((f) =>
         statSync(join(dir, 'cache', f)).isFile(),
@@ -187,6 +195,7 @@ test(
       'identity PEM body': pemBody,
       'cache key': cacheKey,
       ...stekNeedles,
+      ...clearanceNeedles,
     })
     t.diagnostic(`serving process holds: ${[...live].join(', ')}`)
     assert.ok(live.has('identity PEM body'), 'identity in the serving process')
@@ -194,6 +203,10 @@ test(
     assert.ok(
       [...live].some((k) => k.startsWith('STEK')),
       'a STEK in the serving process',
+    )
+    assert.ok(
+      [...live].some((k) => k.startsWith('clearance key')),
+      'a clearance key in the serving process',
     )
     // The dump did not cost the lease: the node still serves.
     assert.equal((await httpsGet(addr, 'shop.test', ca, '/cached/a')).status, 200)
@@ -231,6 +244,7 @@ test(
       'identity PEM body': pemBody,
       'cache key': cacheKey,
       ...stekNeedles,
+      ...clearanceNeedles,
       control: nodeId,
     }
     const found = find(file, needles)

@@ -63,6 +63,7 @@ export type {
 export { Protection, safeReturn } from './engine.ts'
 export type { ProtectionOptions } from './engine.ts'
 export { KeyRing, KEY_BYTES } from './keys.ts'
+export type { EpochKey } from './keys.ts'
 export { Limiter, SLOT_BYTES } from './limiter.ts'
 export type { LimitParams, LimitResult } from './limiter.ts'
 export { issueClearance, verifyClearance } from './clearance.ts'

@@ -1,15 +1,17 @@
 /**
  * The edge node's client for the control plane's node API (mTLS with the node
- * certificate and the identity key unlocked from Tang): lease renewal with STEKs,
- * the signed bundle, and the watch long-poll that reports kills and bundle changes.
+ * certificate and the identity key unlocked from Tang): lease renewal with STEKs and
+ * clearance keys, the signed bundle, and the watch long-poll that reports kills and
+ * bundle changes.
  *
- * STEKs arrive as hex inside the lease JSON. They are decoded straight from the
+ * STEKs and clearance keys arrive as hex inside the lease JSON. They are decoded straight from the
  * response bytes into Buffers and the hex is overwritten before the rest is parsed,
  * so no key ever becomes a JS string; the response Buffer is zeroised.
  */
 import { Agent, request } from 'node:https'
 import type { SecureContext } from 'node:tls'
 import type { LeasedStek } from '../stek.ts'
+import type { EpochKey } from '@outpost/protect'
 
 export interface NodeApiOptions {
   /** e.g. https://control:8441 */
@@ -28,6 +30,8 @@ export interface LeaseDoc {
   readonly bundleVersion: number
   readonly rebootNeedsReadmission: boolean
   readonly steks: LeasedStek[]
+  /** Clearance-cookie keys (current + history); absent from control planes that predate them. */
+  readonly clearanceKeys?: EpochKey[]
 }
 
 export type KillAnswer = { readonly kill: 'revoked' | 'operator_kill'; readonly detail: string }
@@ -78,6 +82,43 @@ export function extractHexKeys(body: Buffer): Buffer[] {
     at = body.indexOf(KEY_FIELD, end)
   }
   return out
+}
+
+/**
+ * A lease body (200) to a LeaseDoc whose keys are Buffers the caller owns. The n-th
+ * `"key"` field belongs to the n-th STEK, then to the n-th clearance key (the control
+ * plane writes them in that order). Zeroises the hex in `body`; the caller zeroises `body`.
+ */
+export function parseLease(body: Buffer): LeaseDoc {
+  const keys = extractHexKeys(body)
+  const doc = JSON.parse(body.toString('utf8')) as Omit<LeaseDoc, 'steks' | 'clearanceKeys'> & {
+    steks: { id: string; current: boolean }[]
+    clearanceKeys?: { epoch: number; current: boolean }[]
+  }
+  const ck = doc.clearanceKeys
+  if (doc.steks.length + (ck?.length ?? 0) !== keys.length) {
+    for (const k of keys) k.fill(0)
+    throw new Error('lease: STEK and clearance-key ids and keys do not pair up')
+  }
+  const { clearanceKeys: _, ...rest } = doc
+  const n = doc.steks.length
+  return {
+    ...rest,
+    steks: doc.steks.map((s, i) => ({
+      id: Buffer.from(s.id, 'hex'),
+      key: keys[i] as Buffer,
+      current: s.current,
+    })),
+    ...(ck !== undefined
+      ? {
+          clearanceKeys: ck.map((c, i) => ({
+            epoch: c.epoch,
+            key: keys[n + i] as Buffer,
+            current: c.current,
+          })),
+        }
+      : {}),
+  }
 }
 
 /** The control plane's error envelope message, if any. */
@@ -142,29 +183,14 @@ export class NodeApi {
     return undefined
   }
 
-  /** `POST /node/v1/lease`. The STEK Buffers are the caller's to own and zeroise. */
+  /** `POST /node/v1/lease`. The STEK and clearance-key Buffers are the caller's to own and zeroise. */
   async lease(signal?: AbortSignal): Promise<LeaseDoc | KillAnswer> {
     const { status, body } = await this.#call('POST', '/node/v1/lease', signal)
     try {
       const kill = NodeApi.#kill(status, body)
       if (kill !== undefined) return kill
       if (status !== 200) throw new NodeApiError(status, `lease: HTTP ${status} ${messageOf(body)}`)
-      const keys = extractHexKeys(body)
-      const doc = JSON.parse(body.toString('utf8')) as Omit<LeaseDoc, 'steks'> & {
-        steks: { id: string; current: boolean }[]
-      }
-      if (doc.steks.length !== keys.length) {
-        for (const k of keys) k.fill(0)
-        throw new NodeApiError(status, 'lease: STEK ids and keys do not pair up')
-      }
-      return {
-        ...doc,
-        steks: doc.steks.map((s, i) => ({
-          id: Buffer.from(s.id, 'hex'),
-          key: keys[i] as Buffer,
-          current: s.current,
-        })),
-      }
+      return parseLease(body)
     } finally {
       body.fill(0)
     }

@@ -9,9 +9,9 @@
  *   regions with `rebootNeedsReadmission` only after an operator's single-use approval).
  *   While Tang refuses, the node stays `sealed` and retries every `unlockRetryMs`.
  * - The identity key (PKCS#8 PEM, from the JWE) authenticates the node API (mTLS) and the
- *   keyless client; it is registered with the agent, as are the STEKs from the lease and
- *   the cache key. A brick zeroises them all, then closes the node API, the listeners
- *   and the data path and deletes the cache files.
+ *   keyless client; it is registered with the agent, as are the STEKs and clearance-cookie
+ *   keys from the lease and the cache key. A brick zeroises them all, then closes the node
+ *   API, the listeners and the data path and deletes the cache files.
  * - Sites come from the signed bundle (signature and monotonic version checked before
  *   applying); `GET /node/v1/watch` long-polls for bundle changes and kills, so a change
  *   is applied, and a kill bricks the node, within one store poll (≈ 100 ms) plus RTT.
@@ -33,6 +33,7 @@ import { startEdge, type RunningEdge } from '../start.ts'
 import { LeaseStekProvider } from '../stek.ts'
 import { Protection } from '@outpost/protect'
 import { ProtectionSync } from '../protection-sync.ts'
+import { LeaseClearanceKeys } from './clearance-keys.ts'
 import { NodeApi } from './node-api.ts'
 import { NODE_FILES, readNodeFile, writeNodeFile, type NodeFile } from './node-file.ts'
 
@@ -181,6 +182,14 @@ export function startNode(o: NodeRunOptions): RunningNode {
     },
   })
 
+  // Clearance cookies under the control plane's keys: valid on every node, across restarts.
+  const clearance = new LeaseClearanceKeys(protection.keys, {
+    onKey: (name, key) => agent.secrets.register(name, key),
+    onDrop: (name) => {
+      agent.secrets.release(name)
+    },
+  })
+
   const agent: CustodyAgent = new CustodyAgent({
     identityJwe: () => readFile(join(dir, NODE_FILES.identity), 'ascii'),
     stateFile: join(dir, NODE_FILES.state),
@@ -191,6 +200,7 @@ export function startNode(o: NodeRunOptions): RunningNode {
       const r = await api.lease(signal)
       if ('kill' in r) return { kill: r.kill, detail: r.detail }
       steks.update(r.steks)
+      if (r.clearanceKeys !== undefined) clearance.update(r.clearanceKeys)
       if (r.graceSeconds !== nf.graceSeconds) {
         nf = { ...nf, graceSeconds: r.graceSeconds }
         writeNodeFile(dir, nf) // the next boot's grace
@@ -220,6 +230,9 @@ export function startNode(o: NodeRunOptions): RunningNode {
   })
   agent.secrets.onWipe('steks', () => {
     steks.close()
+  })
+  agent.secrets.onWipe('clearance-keys', () => {
+    clearance.close() // the registry zeroised the Buffers; this drops the KeyObjects
   })
   agent.secrets.onWipe('edge', async () => {
     const e = edge
@@ -388,6 +401,7 @@ export function startNode(o: NodeRunOptions): RunningNode {
       await e?.close()
       api?.close()
       steks.close()
+      clearance.close()
       await agent.shutdown()
     },
   }
