@@ -50,8 +50,10 @@ test(
       const nginxPass = trace.map((x) => x.status === 200)
       // The AP1 counts hold when the machine kept up (burst < 100 ms, idle 1.0–1.1 s).
       const idleMs = (trace[100]?.t ?? 0) - lastOk
+      // A second burst slower than 50 ms earns an 11th token while it runs.
+      const burst2Ms = (trace[119]?.t ?? 0) - (trace[100]?.t ?? 0)
       if (burstMs < 100) assert.equal(nginxPass.slice(0, 100).filter(Boolean).length, 21)
-      if (idleMs >= 1000 && idleMs < 1100)
+      if (idleMs >= 1000 && idleMs < 1100 && burst2Ms < 50)
         assert.equal(nginxPass.slice(100).filter(Boolean).length, 10)
       assert.equal(
         trace.every((x) => x.status === 200 || x.status === 429),

@@ -52,14 +52,27 @@ function emsaPss(msg: Buffer): Buffer {
   return Buffer.concat([db, h, Buffer.of(0xbc)])
 }
 
+/** SubjectPublicKeyInfo up to the modulus for 2048-bit keys, as in RFC 9578's A.2 vectors. */
+const PSS_PREFIX =
+  '30820152303d06092a864886f70d01010a3030a00d300b0609608648016503040202a11a301806092a864886f70d' +
+  '010108300b0609608648016503040202a2030201300382010f003082010a0282010100'
+
 function issuer() {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const jwk = privateKey.export({ format: 'jwk' })
+  // Configured as OpenSSL writes it (rsaEncryption); the key id is over the RFC 9578 §6.5
+  // encoding: the fixed id-RSASSA-PSS/SHA-384 prefix of its vectors, n, e = 65537.
   const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' })
-  const n = big(Buffer.from(jwk.n ?? '', 'base64url'))
+  const nBytes = Buffer.from(jwk.n ?? '', 'base64url')
+  const pss = Buffer.concat([
+    Buffer.from(PSS_PREFIX, 'hex'),
+    nBytes,
+    Buffer.from('0203010001', 'hex'),
+  ])
+  const n = big(nBytes)
   const e = big(Buffer.from(jwk.e ?? '', 'base64url'))
   const d = big(Buffer.from(jwk.d ?? '', 'base64url'))
-  return { n, e, d, spki, keyId: createHash('sha256').update(spki).digest() }
+  return { n, e, d, spki, pss, keyId: createHash('sha256').update(pss).digest() }
 }
 
 /** Client: Token for (challenge, issuer) via the blind-sign protocol. */
@@ -112,7 +125,7 @@ test('AP17: a valid PrivateToken skips the challenge once; reused, wrong-origin 
   const www = first.headers['www-authenticate'] ?? ''
   const ch = Buffer.from(/challenge="([^"]+)"/.exec(www)?.[1] ?? '', 'base64url')
   assert.deepEqual(ch, tokenChallenge('issuer.test', 'a.test'), 'the challenge the edge advertises')
-  assert.match(www, new RegExp(`token-key="${iss.spki.toString('base64url')}"`))
+  assert.match(www, new RegExp(`token-key="${iss.pss.toString('base64url')}"`))
 
   const token = mintToken(iss, ch)
   assert.equal(ask('a.test', token).kind, 'pass')
