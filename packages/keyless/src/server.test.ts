@@ -334,7 +334,7 @@ test('serveConnection() writes the answers to one read in one write, for synchro
   await sleep(20)
   assert.equal(calls, 12)
   assert.equal(chunks.length, 1, 'twelve answers, one write')
-  const frames = new Deframer().push(chunks[0]!).map(decodeFrame)
+  const frames = new Deframer().push(chunks[0]!).map((b) => decodeFrame(b))
   assert.deepEqual(
     frames.map((f) => [f.id, f.op.payload?.[0]]),
     Array.from({ length: 12 }, (_, i) => [i, i]),

@@ -39,7 +39,6 @@ import {
   MAX_BODY_BYTES,
   PROTOCOL_MAJOR,
   decodeFrame,
-  decodeHeader,
   encodeFrame,
   type Operation,
   type Padding,
@@ -93,6 +92,12 @@ export interface ServeOptions {
   highWaterMarkBytes?: number
   /** Padding of answers (default 'gokeyless'). */
   padding?: Padding
+  /**
+   * Hand the handler byte items (payload, SKI, …) as views of the received
+   * data instead of copies (default false). The received chunks are never
+   * changed; a handler that passes an item on whole (postMessage) must copy it.
+   */
+  itemViews?: boolean
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 1024
@@ -132,6 +137,18 @@ export function serveConnection(
   new ServerConnection(socket, handler, options)
 }
 
+/** True when `parts` lie end to end in one buffer (`total` bytes in all). */
+function contiguous(parts: readonly Uint8Array[], total: number): boolean {
+  const first = parts[0] as Uint8Array
+  const buf = first.buffer
+  let end = first.byteOffset
+  for (const p of parts) {
+    if (p.buffer !== buf || p.byteOffset !== end) return false
+    end += p.byteLength
+  }
+  return end - first.byteOffset === total
+}
+
 class ServerConnection {
   readonly #socket: Duplex
   readonly #handler: OperationHandler
@@ -139,6 +156,7 @@ class ServerConnection {
   readonly #maxInFlight: number
   readonly #highWaterMark: number
   readonly #padding: Padding
+  readonly #decodeOptions: { views: boolean }
   readonly #onEvent: (e: ServeEvent) => void
   readonly #deframer: Deframer
   readonly #abort = new AbortController()
@@ -161,6 +179,7 @@ class ServerConnection {
     this.#maxInFlight = o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
     this.#highWaterMark = o.highWaterMarkBytes ?? DEFAULT_HIGH_WATER_MARK
     this.#padding = o.padding ?? 'gokeyless'
+    this.#decodeOptions = { views: o.itemViews === true }
     const onEvent = o.onEvent
     this.#onEvent = (e) => {
       try {
@@ -231,10 +250,17 @@ class ServerConnection {
   }
 
   #onFrame(bytes: Uint8Array): void {
-    const { id, major } = decodeHeader(bytes)
+    // The deframer hands out whole frames, so the 8-byte header is there.
+    const major = bytes[0] as number
+    const id =
+      (((bytes[4] as number) << 24) |
+        ((bytes[5] as number) << 16) |
+        ((bytes[6] as number) << 8) |
+        (bytes[7] as number)) >>>
+      0
     let op: Operation
     try {
-      op = decodeFrame(bytes).op
+      op = decodeFrame(bytes, this.#decodeOptions).op
     } catch (e) {
       if (!(e instanceof KeylessFormatError)) throw e
       this.#onEvent({ kind: 'format-error', detail: `request ${id}: ${e.message}` })
@@ -340,8 +366,12 @@ class ServerConnection {
     this.#outBytes = 0
     if (this.#closed || !this.#socket.writable) return
     let bytes: Uint8Array
+    const first = out[0] as Uint8Array
     if (out.length === 1) {
-      bytes = out[0] as Uint8Array
+      bytes = first
+    } else if (contiguous(out, total)) {
+      // encodeFrame carved consecutive answers from one slab, end to end.
+      bytes = new Uint8Array(first.buffer, first.byteOffset, total)
     } else {
       bytes = Buffer.allocUnsafe(total)
       let at = 0

@@ -36,7 +36,7 @@ export interface AuditRecord extends AuditEntry {
 
 const GENESIS = '0'.repeat(64)
 
-function sha256Hex(line: string): string {
+function sha256Hex(line: string | Uint8Array): string {
   return hash('sha256', line, 'hex')
 }
 
@@ -57,15 +57,40 @@ const str = (v: string | null): string => {
 }
 
 /**
- * One record as a JSON line, fields in a fixed order. Written by hand because
- * it runs once per operation; every string a client controls goes through
- * JSON.stringify.
+ * The fields of a record after `time` and before `latencyUs`, as JSON text
+ * (`"node":…,"result":…`). Written by hand because it runs once per
+ * operation; every string a client controls goes through JSON.stringify.
  */
-function recordLine(seq: number, prev: string, time: string, e: AuditEntry): string {
+function middleOf(e: AuditEntry): string {
   return (
-    `{"seq":${seq},"prev":"${prev}","time":"${time}","node":${str(e.node)},"ski":${str(e.ski)},` +
-    `"op":${str(e.op)},"sni":${str(e.sni)},"clientIp":${str(e.clientIp)},"result":${str(e.result)},` +
-    `"latencyUs":${Number.isFinite(e.latencyUs) ? Math.round(e.latencyUs) : 0}}`
+    `"node":${str(e.node)},"ski":${str(e.ski)},"op":${str(e.op)},"sni":${str(e.sni)},` +
+    `"clientIp":${str(e.clientIp)},"result":${str(e.result)}`
+  )
+}
+
+/** One record as a JSON line, fields in a fixed order (`middle` from middleOf). */
+function recordLine(
+  seq: number,
+  prev: string,
+  time: string,
+  middle: string,
+  latencyUs: number,
+): string {
+  return (
+    `{"seq":${seq},"prev":"${prev}","time":"${time}",${middle},` +
+    `"latencyUs":${Number.isFinite(latencyUs) ? Math.round(latencyUs) : 0}}\n`
+  )
+}
+
+/** True when two entries agree on every field middleOf writes. */
+function sameMiddle(a: AuditEntry, b: AuditEntry): boolean {
+  return (
+    a.node === b.node &&
+    a.ski === b.ski &&
+    a.op === b.op &&
+    a.sni === b.sni &&
+    a.clientIp === b.clientIp &&
+    a.result === b.result
   )
 }
 
@@ -163,24 +188,40 @@ export class AuditLog {
 
   /** Chains and writes every queued record. */
   flush(): Promise<void> {
-    if (this.#pending.length > 0) {
+    const entries = this.#pending
+    if (entries.length > 0) {
       // Chaining here, in one tight loop per batch, rather than per operation,
-      // keeps the hashing out of the signing path's caches.
-      let data = ''
-      const entries = this.#pending
+      // keeps the hashing out of the signing path's caches. Each line is
+      // written once into the batch's buffer as UTF-8, and hashed and written
+      // to the file from there (no second copy of the batch as a string).
+      // Records of one batch mostly differ only in seq, prev, time and
+      // latency: the JSON of the other fields is reused while they repeat.
       const times = this.#pendingTimes
-      for (let i = 0; i < entries.length; i++) {
-        const line = recordLine(
-          this.#seq++,
-          this.#prev,
-          times[i] as string,
-          entries[i] as AuditEntry,
-        )
-        this.#prev = sha256Hex(line)
-        data += line + '\n'
-      }
       this.#pending = []
       this.#pendingTimes = []
+      let buf = Buffer.allocUnsafe(entries.length * 384)
+      let at = 0
+      let last: AuditEntry | undefined
+      let middle = ''
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i] as AuditEntry
+        if (last === undefined || !sameMiddle(last, e)) {
+          middle = middleOf(e)
+          last = e
+        }
+        const line = recordLine(this.#seq++, this.#prev, times[i] as string, middle, e.latencyUs)
+        // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+        if (at + line.length * 3 > buf.length) {
+          const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, at + line.length * 3))
+          buf.copy(grown, 0, 0, at)
+          buf = grown
+        }
+        const n = buf.write(line, at)
+        // The chain hashes the line without its newline.
+        this.#prev = sha256Hex(buf.subarray(at, at + n - 1))
+        at += n
+      }
+      const data = buf.subarray(0, at)
       this.#writing = this.#writing.then(async () => {
         await this.#file.write(data)
       })

@@ -99,6 +99,8 @@ export function createHandler(deps: HandlerDeps): {
   let inFlight = 0
   const { metrics } = deps
 
+  // Metrics slot of each opcode's "ok" result (-1: not looked up yet).
+  const okSlot = new Int32Array(256).fill(-1)
   // Every request ends here: one metrics sample, one audit record.
   const record = (
     op: Operation,
@@ -109,7 +111,16 @@ export function createHandler(deps: HandlerDeps): {
     result: string,
   ): void => {
     const seconds = (performance.now() - start) / 1000
-    metrics.record(opName, result, seconds)
+    if (result === 'ok') {
+      let slot = okSlot[op.opcode] as number
+      if (slot < 0) {
+        slot = metrics.slot(opName, 'ok')
+        okSlot[op.opcode] = slot
+      }
+      metrics.recordSlot(slot, seconds)
+    } else {
+      metrics.record(opName, result, seconds)
+    }
     deps.audit?.append({
       node: peer.nodeId ?? null,
       ski: skiHex,

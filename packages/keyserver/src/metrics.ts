@@ -6,6 +6,9 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
+/** Samples held between scrapes before they are moved into prom-client. */
+const SAMPLE_BUFFER = 65_536
+
 export class KeyServerMetrics {
   readonly registry = new Registry()
   readonly operations = new Counter({
@@ -42,46 +45,78 @@ export class KeyServerMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
-  readonly #opChildren = new Map<string, { inc: () => void }>()
-  readonly #latChildren = new Map<string, { observe: (v: number) => void }>()
   // Samples recorded since the last scrape, replayed into prom-client at
-  // scrape time (or when many pile up): an array push per request instead
-  // of a labelled counter and histogram update.
-  #pendingKeys: string[] = []
-  #pendingSeconds: number[] = []
+  // scrape time (or when the buffer is full): per request, two typed-array
+  // stores (a slot number for the opcode/result pair and the seconds) instead
+  // of a labelled counter and histogram update, and no allocation.
+  readonly #slots: {
+    opcode: string
+    result: string
+    inc: () => void
+    observe: (v: number) => void
+  }[] = []
+  readonly #slotIds = new Map<string, Map<string, number>>()
+  #pendingSlot = new Uint32Array(SAMPLE_BUFFER)
+  #pendingSeconds = new Float64Array(SAMPLE_BUFFER)
+  #pending = 0
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'outpost_keyserver_' })
   }
 
+  /**
+   * A number for the pair `opcode`/`result`, for {@link recordSlot}. Callers on
+   * the hot path look it up once and keep it; a slot is never reused.
+   */
+  slot(opcode: string, result: string): number {
+    let byResult = this.#slotIds.get(opcode)
+    if (byResult === undefined) {
+      byResult = new Map()
+      this.#slotIds.set(opcode, byResult)
+    }
+    let id = byResult.get(result)
+    if (id === undefined) {
+      id = this.#slots.length
+      const c = this.operations.labels(opcode, result)
+      const h = this.latency.labels(opcode)
+      this.#slots.push({
+        opcode,
+        result,
+        inc: () => {
+          c.inc()
+        },
+        observe: (v) => {
+          h.observe(v)
+        },
+      })
+      byResult.set(result, id)
+    }
+    return id
+  }
+
   /** Counts one finished operation. */
   record(opcode: string, result: string, seconds: number): void {
-    this.#pendingKeys.push(`${opcode}\0${result}`)
-    this.#pendingSeconds.push(seconds)
-    if (this.#pendingKeys.length >= 65_536) this.flush()
+    this.recordSlot(this.slot(opcode, result), seconds)
+  }
+
+  /** Counts one finished operation of a slot from {@link slot}. */
+  recordSlot(slot: number, seconds: number): void {
+    const i = this.#pending
+    this.#pendingSlot[i] = slot
+    this.#pendingSeconds[i] = seconds
+    this.#pending = i + 1
+    if (i + 1 === SAMPLE_BUFFER) this.flush()
   }
 
   /** Moves recorded samples into the prom-client metrics. */
   flush(): void {
-    const keys = this.#pendingKeys
-    const secs = this.#pendingSeconds
-    this.#pendingKeys = []
-    this.#pendingSeconds = []
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string
-      let c = this.#opChildren.get(key)
-      const opcode = key.slice(0, key.indexOf('\0'))
-      if (c === undefined) {
-        c = this.operations.labels(opcode, key.slice(opcode.length + 1))
-        this.#opChildren.set(key, c)
-      }
-      c.inc()
-      let h = this.#latChildren.get(opcode)
-      if (h === undefined) {
-        h = this.latency.labels(opcode)
-        this.#latChildren.set(opcode, h)
-      }
-      h.observe(secs[i] as number)
+    const n = this.#pending
+    this.#pending = 0
+    for (let i = 0; i < n; i++) {
+      const s = this.#slots[this.#pendingSlot[i] as number]
+      if (s === undefined) continue
+      s.inc()
+      s.observe(this.#pendingSeconds[i] as number)
     }
   }
 

@@ -230,7 +230,15 @@ export class Pkcs11Keystore implements Keystore {
         )
       }, this.#timeoutMs)
       this.#pending.set(id, { resolve, reject, timer })
-      const req: Pkcs11Request = { id, key, mech, data, ...(hash !== undefined ? { hash } : {}) }
+      // postMessage clones a view's whole buffer: send only these bytes.
+      const own = data.byteLength === data.buffer.byteLength ? data : data.slice()
+      const req: Pkcs11Request = {
+        id,
+        key,
+        mech,
+        data: own,
+        ...(hash !== undefined ? { hash } : {}),
+      }
       this.#worker.postMessage(req)
     })
   }

@@ -12,6 +12,8 @@ export class TokenBuckets {
   /** Insertion order is least recently used first (a touched bucket is re-inserted). */
   readonly #buckets = new Map<string, { tokens: number; at: number }>()
   readonly #now: () => number
+  /** The key taken last: already the most recently used, so no re-insertion. */
+  #lastKey: string | undefined
 
   constructor(
     rate: number,
@@ -32,12 +34,17 @@ export class TokenBuckets {
     if (b === undefined) {
       if (this.#buckets.size >= this.#maxKeys) this.#evict(now)
       b = { tokens: this.#burst, at: now }
+      this.#buckets.set(key, b)
     } else {
-      this.#buckets.delete(key)
+      if (key !== this.#lastKey) {
+        // Move to the most recently used end.
+        this.#buckets.delete(key)
+        this.#buckets.set(key, b)
+      }
       b.tokens = Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#rate)
       b.at = now
     }
-    this.#buckets.set(key, b)
+    this.#lastKey = key
     if (b.tokens < 1) return false
     b.tokens -= 1
     return true

@@ -307,6 +307,10 @@ export async function startKeyServer(
         peer,
         maxInFlight: config.limits.maxInFlightPerConnection,
         idleTimeoutMs: config.limits.idleTimeoutMs,
+        // Payload and SKI as views of the TLS chunk (no copy per request): the
+        // handler only reads them, and the PKCS#11 keystore copies what it
+        // posts to its worker.
+        itemViews: true,
         onEvent: (e) => {
           if (e.kind === 'closed' || e.kind === 'paused' || e.kind === 'resumed') return
           // Refusals made by serveConnection itself are audited like the handler's.

@@ -232,6 +232,16 @@ export function decodeHeader(bytes: Uint8Array): FrameHeader {
   })
 }
 
+export interface DecodeOptions {
+  /**
+   * Byte items of a well-formed frame as views of `bytes` instead of copies
+   * (default false). Only for a caller that never changes `bytes` while the
+   * operation is in use, and that copies an item before handing it on whole
+   * (a view keeps, and `postMessage` clones, its entire buffer).
+   */
+  readonly views?: boolean
+}
+
 /**
  * Decodes exactly one frame; `bytes` must be the header plus exactly Length body
  * bytes. Any violation throws KeylessFormatError.
@@ -241,10 +251,10 @@ export function decodeHeader(bytes: Uint8Array): FrameHeader {
  * const { id, op } = decodeFrame(encodeFrame(7, { opcode: Op.Ping }))
  * ```
  */
-export function decodeFrame(bytes: Uint8Array): Frame {
+export function decodeFrame(bytes: Uint8Array, options?: DecodeOptions): Frame {
   // The common case, a well-formed frame, without the checked Reader; anything
   // unusual goes through the checked path below, which names the problem.
-  return decodeWellFormed(bytes) ?? decodeFrameChecked(bytes)
+  return decodeWellFormed(bytes, options?.views === true) ?? decodeFrameChecked(bytes)
 }
 
 /**
@@ -283,13 +293,19 @@ function copyOf(b: Uint8Array, start: number, end: number): Uint8Array {
   return c
 }
 
+// A view as a plain Uint8Array (also when `b` is a Buffer).
+function viewOf(b: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset + start, end - start)
+}
+
 /**
  * decodeFrame's fast path: the same result for a frame that decodeChecked
  * accepts, or undefined for anything it would reject (a wrong Length, an item
  * running past the end, a duplicate known tag, a malformed fixed-size or text
  * item, no opcode), so that the checked path produces the error.
  */
-function decodeWellFormed(b: Uint8Array): Frame | undefined {
+function decodeWellFormed(b: Uint8Array, views: boolean): Frame | undefined {
+  const take = views ? viewOf : copyOf
   const n = b.length
   if (n < HEADER_BYTES || n - HEADER_BYTES !== (((b[2] as number) << 8) | (b[3] as number))) {
     return undefined
@@ -313,21 +329,21 @@ function decodeWellFormed(b: Uint8Array): Frame | undefined {
         op.opcode = b[s] as number
         break
       case Tag.Payload:
-        op.payload = copyOf(b, s, p)
+        op.payload = take(b, s, p)
         break
       case Tag.Ski:
-        if (len === 20) op.ski = copyOf(b, s, p)
+        if (len === 20) op.ski = take(b, s, p)
         break
       case Tag.CertificateDigest:
-        if (len === 32) op.digest = copyOf(b, s, p)
+        if (len === 32) op.digest = take(b, s, p)
         break
       case Tag.ClientIp:
         if (len !== 4 && len !== 16) return undefined
-        op.clientIp = copyOf(b, s, p)
+        op.clientIp = take(b, s, p)
         break
       case Tag.ServerIp:
         if (len !== 4 && len !== 16) return undefined
-        op.serverIp = copyOf(b, s, p)
+        op.serverIp = take(b, s, p)
         break
       case Tag.ServerName:
       case Tag.CertId:
@@ -344,10 +360,10 @@ function decodeWellFormed(b: Uint8Array): Frame | undefined {
         break
       }
       case Tag.Extra:
-        op.extra = copyOf(b, s, p)
+        op.extra = take(b, s, p)
         break
       case Tag.RequestContext:
-        op.requestContext = copyOf(b, s, p)
+        op.requestContext = take(b, s, p)
         break
       case Tag.ComplianceRegion:
         if (len !== 1) return undefined
