@@ -247,8 +247,10 @@ export class TlsConnection extends Duplex {
 
   /**
    * Writes queued ciphertext; false if the socket asked us to wait. The socket
-   * stays corked until the end of the tick, so the records produced while
-   * handling one read (or several writes) leave in one writev.
+   * stays corked until the check phase of this event-loop turn (setImmediate),
+   * so everything produced while handling one read leaves in one writev: the
+   * tickets, node:http's response (written a few ticks after the data it
+   * answers) and the close_notify after it, instead of one write each.
    */
   #flush(): boolean {
     const out = this.#conn.takeOutput()
@@ -257,14 +259,16 @@ export class TlsConnection extends Duplex {
     if (!this.#corked) {
       this.#corked = true
       s.cork()
-      process.nextTick(() => {
-        this.#corked = false
-        s.uncork()
-      })
+      setImmediate(this.#uncork)
     }
     let ok = true
     for (const o of out) ok = s.write(o)
     return ok
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false
+    this.#socket.uncork()
   }
 
   #pump(): void {
