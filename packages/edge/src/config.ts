@@ -106,6 +106,12 @@ export const LimitsSchema = z
         maxRequestsPerSocket: z.number().int().nonnegative().default(1000),
         /** How often the timeouts above are checked (Node default 30 s). */
         checkIntervalMs: ms.default(1_000),
+        /**
+         * Read HTTP/1.1 connections to protected sites at the front door first, so that
+         * plain GET/HEAD requests protection refuses are answered without node:http
+         * (docs/protect.md, ADR 0011). false: node:http reads every request.
+         */
+        frontDoor: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -27,6 +27,19 @@ export class EdgeMetrics {
    */
   readonly #pending = new Map<string, Map<number, number>>()
 
+  /** Exports the count of requests answered at the HTTP/1.1 front door (read at scrape). */
+  frontDoorAnswers(count: () => number): void {
+    new Counter({
+      name: 'outpost_edge_front_door_answers_total',
+      help: 'Requests protection answered at the HTTP/1.1 front door, before node:http',
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        this.inc(count())
+      },
+    })
+  }
+
   constructor(cacheStats?: () => { bytes: number; entries: number }) {
     const registers = [this.registry]
     this.requests = new Counter({

@@ -135,6 +135,7 @@ export async function startEdge(
       metrics.httpLimits.inc({ reason })
     },
   })
+  metrics.frontDoorAnswers(() => server.frontDoorAnswers)
   const { host, port } = splitHostPort(config.listen)
   let listener: Server
   if (config.plaintext) {

@@ -37,46 +37,52 @@ function get(
   })
 }
 
-test('a flood from one IP gets 429 + Retry-After while another IP is served', async (t) => {
-  const origin = await startOrigin()
-  t.after(() => origin.close())
-  const fx = await startTestEdge(origin.url, {
-    sites: [{ hosts: ['site.test'], origin: origin.url, cache: false, protection: perIp }],
+for (const frontDoor of [true, false]) {
+  test(`a flood from one IP gets 429 + Retry-After while another IP is served (front door ${frontDoor ? 'on' : 'off'})`, async (t) => {
+    const origin = await startOrigin()
+    t.after(() => origin.close())
+    const fx = await startTestEdge(origin.url, {
+      sites: [{ hosts: ['site.test'], origin: origin.url, cache: false, protection: perIp }],
+      limits: { http1: { frontDoor } },
+    })
+    t.after(() => fx.close())
+    const flood = new Agent({ keepAlive: true, localAddress: '127.0.0.2' })
+    const good = new Agent({ keepAlive: true, localAddress: '127.0.0.3' })
+    t.after(() => {
+      flood.destroy()
+      good.destroy()
+    })
+    const statuses: number[] = []
+    for (let i = 0; i < 100; i++) {
+      const r = await get(fx.base, flood, `/f${i}`)
+      statuses.push(r.status)
+      if (r.status === 429) assert.ok(Number(r.retryAfter) >= 1)
+    }
+    const passed = statuses.filter((s) => s === 200).length
+    assert.equal(statuses.filter((s) => s === 429).length, 100 - passed)
+    // 21 at once, plus at most 10/s for however long the loop took on this machine.
+    assert.ok(passed >= 21 && passed <= 40, `${passed} flood requests served`)
+    const fromFlood = origin.seen.filter((s) => s.url.startsWith('/f')).length
+    assert.equal(fromFlood, passed, 'rejected requests never reach the origin')
+    for (let i = 0; i < 5; i++) assert.equal((await get(fx.base, good, `/g${i}`)).status, 200)
+    // Every 429 is counted (the reject path records synchronously; counts reach
+    // prom-client when it is scraped), served ones too.
+    const text = await fx.edge.metrics.text()
+    const count = (status: number): number =>
+      Number(
+        new RegExp(`outpost_edge_requests_total\\{[^}]*status="${status}"[^}]*\\} (\\d+)`).exec(
+          text,
+        )?.[1] ?? 0,
+      )
+    assert.equal(count(429), 100 - passed)
+    assert.equal(count(200), passed + 5)
+    // With the front door on, the 429s never reached node:http.
+    const doorAnswers = Number(/outpost_edge_front_door_answers_total (\d+)/.exec(text)?.[1])
+    assert.equal(doorAnswers, frontDoor ? 100 - passed : 0)
+    const prom = fx.edge.config.sites[0]?.protection
+    assert.ok(prom !== undefined)
   })
-  t.after(() => fx.close())
-  const flood = new Agent({ keepAlive: true, localAddress: '127.0.0.2' })
-  const good = new Agent({ keepAlive: true, localAddress: '127.0.0.3' })
-  t.after(() => {
-    flood.destroy()
-    good.destroy()
-  })
-  const statuses: number[] = []
-  for (let i = 0; i < 100; i++) {
-    const r = await get(fx.base, flood, `/f${i}`)
-    statuses.push(r.status)
-    if (r.status === 429) assert.ok(Number(r.retryAfter) >= 1)
-  }
-  const passed = statuses.filter((s) => s === 200).length
-  assert.equal(statuses.filter((s) => s === 429).length, 100 - passed)
-  // 21 at once, plus at most 10/s for however long the loop took on this machine.
-  assert.ok(passed >= 21 && passed <= 40, `${passed} flood requests served`)
-  const fromFlood = origin.seen.filter((s) => s.url.startsWith('/f')).length
-  assert.equal(fromFlood, passed, 'rejected requests never reach the origin')
-  for (let i = 0; i < 5; i++) assert.equal((await get(fx.base, good, `/g${i}`)).status, 200)
-  // Every 429 is counted (the reject path records synchronously; counts reach
-  // prom-client when it is scraped), served ones too.
-  const text = await fx.edge.metrics.text()
-  const count = (status: number): number =>
-    Number(
-      new RegExp(`outpost_edge_requests_total\\{[^}]*status="${status}"[^}]*\\} (\\d+)`).exec(
-        text,
-      )?.[1] ?? 0,
-    )
-  assert.equal(count(429), 100 - passed)
-  assert.equal(count(200), passed + 5)
-  const prom = fx.edge.config.sites[0]?.protection
-  assert.ok(prom !== undefined)
-})
+}
 
 test('top-level protection applies to sites without their own; errors name the field', async (t) => {
   const origin = await startOrigin()

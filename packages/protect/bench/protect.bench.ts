@@ -149,6 +149,18 @@ if (hasH2load) {
   row('edge serve (proxy to origin), req/s', `${f0(serve.rps)} (${serve.codes})`, '')
   row('edge reject (429), req/s', `${f0(reject.rps)} (${reject.codes})`, '')
   row('edge reject ÷ serve', `${f2(reject.rps / serve.rps)}×`, '≥ 3×')
+  // The same edge with the HTTP/1.1 front door off: every 429 through node:http.
+  const noDoor = await serverChild([...edgeArgs, '--no-front-door'])
+  try {
+    const url = `http://${noDoor.address}/`
+    await h2load(url, 'limit.test', 2000)
+    const viaHttp = await h2load(url, 'limit.test')
+    result['edgeRejectNoFrontDoorRps'] = viaHttp.rps
+    row('edge reject, front door off (node:http path), req/s', f0(viaHttp.rps), '')
+    row('front door on ÷ off', `${f2(reject.rps / viaHttp.rps)}×`, '')
+  } finally {
+    noDoor.child.kill('SIGTERM')
+  }
   // The ceiling: node:http alone sending the same 429 (what the edge's HTTP stack costs).
   const bare = await serverChild([join(here, 'ceiling-child.ts'), 'ceiling'])
   try {

@@ -24,12 +24,13 @@ import net from 'node:net'
 import { Duplex } from 'node:stream'
 import { LimitsSchema, type EdgeLimits } from '../config.ts'
 import { Gcra, normaliseIp } from '../tls/admission.ts'
-import type { ConnInfo, RequestHandler } from './handler.ts'
+import { frontDoor, trackResponse, type FrontDoorHandle } from './front-door.ts'
+import type { ConnInfo, Predecided, RequestHandler } from './handler.ts'
 import type { DataPlaneState } from './sites.ts'
 import { tunnelUpgrade } from './websocket.ts'
 
 export interface EdgeServerOptions {
-  readonly handler: Pick<RequestHandler, 'handle'>
+  readonly handler: Pick<RequestHandler, 'handle'> & Partial<Pick<RequestHandler, 'predecide'>>
   readonly state: () => DataPlaneState
   /** Idle keep-alive time for visitor connections (default: limits.http1.keepAliveTimeoutMs). */
   readonly keepAliveMs?: number
@@ -76,6 +77,10 @@ export class EdgeServer {
   readonly #o: EdgeServerOptions
   readonly #conn1 = new WeakMap<Duplex, ConnInfo>()
   readonly #conn2 = new WeakMap<http2.Http2Session, ConnInfo>()
+  /** Pass decisions made at the front door, for the first request node:http reads. */
+  readonly #pre = new WeakMap<Duplex, Predecided>()
+  /** HTTP/1.1 connections still at the front door (front-door.ts). */
+  readonly #front = new Set<FrontDoorHandle>()
   readonly #live = new Set<Duplex>()
   readonly #sessions = new Set<http2.Http2Session>()
   readonly #limits: EdgeLimits
@@ -111,7 +116,10 @@ export class EdgeServer {
     this.http1.emit('listening')
     this.http1.on('request', (req, res) => {
       const info = this.#conn1.get(req.socket) ?? unknownConn
-      void options.handler.handle(req, res, info)
+      const pre = this.#pre.get(req.socket)
+      if (pre !== undefined) this.#pre.delete(req.socket)
+      trackResponse(req.socket, res)
+      void options.handler.handle(req, res, info, pre)
     })
     this.http1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       const info = this.#conn1.get(socket) ?? unknownConn
@@ -208,6 +216,7 @@ export class EdgeServer {
   /** Drops connections whose writes have been blocked longer than the write timeout. */
   #sweepStalls(): void {
     const now = performance.now()
+    for (const f of this.#front) if (f.sweep(now)) this.#front.delete(f)
     for (const d of this.#live) {
       if (!d.writableNeedDrain) {
         this.#stalls.delete(d)
@@ -225,6 +234,13 @@ export class EdgeServer {
   /** Number of open visitor connections. */
   get connections(): number {
     return this.#live.size
+  }
+
+  #frontDoorAnswers = 0
+
+  /** Requests answered at the HTTP/1.1 front door (without node:http) so far. */
+  get frontDoorAnswers(): number {
+    return this.#frontDoorAnswers
   }
 
   /**
@@ -261,10 +277,58 @@ export class EdgeServer {
       } finally {
         this.#pending = undefined
       }
+    } else if (
+      this.#limits.http1.frontDoor &&
+      this.#o.handler.predecide !== undefined &&
+      this.#protects()
+    ) {
+      this.#frontDoor(duplex, info, this.#o.handler.predecide.bind(this.#o.handler))
     } else {
-      this.#conn1.set(duplex, info)
-      this.http1.emit('connection', duplex)
+      this.#toHttp1(duplex, info)
     }
+  }
+
+  /** node:http takes `socket` (a visitor connection, or a front door's inner duplex). */
+  #toHttp1(socket: Duplex, info: ConnInfo): void {
+    this.#conn1.set(socket, info)
+    this.http1.emit('connection', socket)
+  }
+
+  /** Starts an HTTP/1.1 connection at the front door (its cheap reject path). */
+  #frontDoor(
+    duplex: Duplex,
+    info: ConnInfo,
+    predecide: NonNullable<EdgeServerOptions['handler']['predecide']>,
+  ): void {
+    const h1 = this.#limits.http1
+    const handle = frontDoor<Predecided>(duplex, {
+      decide: (head) => {
+        const d = predecide(head, info)
+        if (d.kind === 'answer') this.#frontDoorAnswers++
+        return d
+      },
+      connect: (socket) => {
+        this.#toHttp1(socket, info)
+      },
+      predecided: (socket, pre) => this.#pre.set(socket, pre),
+      keepAliveMs: this.#o.keepAliveMs ?? h1.keepAliveTimeoutMs,
+      headersTimeoutMs: h1.headersTimeoutMs,
+      maxRequests: h1.maxRequestsPerSocket,
+    })
+    this.#front.add(handle)
+  }
+
+  #protectsState: DataPlaneState | undefined
+  #protectsAny = false
+
+  /** Whether any site of the current state has protection (else the front door has nothing to answer). */
+  #protects(): boolean {
+    const state = this.#o.state()
+    if (state !== this.#protectsState) {
+      this.#protectsState = state
+      this.#protectsAny = [...state.sites.values()].some((s) => s.config.protection !== undefined)
+    }
+    return this.#protectsAny
   }
 
   /**
@@ -308,6 +372,9 @@ export class EdgeServer {
     clearInterval(this.#sweeper)
     this.http1.close()
     this.http1.closeIdleConnections()
+    // Front-door connections are between requests whenever JS runs: like idle ones.
+    for (const f of this.#front) f.sweep(Infinity)
+    this.#front.clear()
     for (const s of this.#sessions) s.close()
     const deadline = Date.now() + graceMs
     while (this.#live.size > 0 && Date.now() < deadline) {

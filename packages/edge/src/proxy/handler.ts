@@ -44,6 +44,8 @@ import {
   visitorResponseHeaders,
   type OutHeaders,
 } from './headers.ts'
+import type { Answer, Outcome } from './front-door.ts'
+import type { RequestHead } from './http1-head.ts'
 import { errorPage, type ErrorKindName } from './pages.ts'
 import { siteFor, type DataPlaneState, type SiteRuntime } from './sites.ts'
 
@@ -118,6 +120,20 @@ interface Res {
   off(event: 'close' | 'drain', fn: () => void): unknown
 }
 
+/**
+ * A pass decided at the front door, for handle() to use instead of deciding the
+ * same request again. It holds only for the request it was made for: handle()
+ * checks method, target and host against node:http's reading of the request.
+ */
+export interface Predecided {
+  readonly method: string
+  readonly url: string
+  readonly host: string
+  readonly delayMs: number
+}
+
+const HANDOFF = { kind: 'handoff' } as const
+
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 const NO_BODY_STATUS = new Set([204, 304])
 
@@ -156,7 +172,12 @@ export class RequestHandler {
    * 'close' listener, header copy, cache lookup or origin request (the cheap
    * reject path of docs/protect.md).
    */
-  handle(req: VisitorRequest, response: VisitorResponse, conn: ConnInfo): Promise<void> {
+  handle(
+    req: VisitorRequest,
+    response: VisitorResponse,
+    conn: ConnInfo,
+    pre?: Predecided,
+  ): Promise<void> {
     const res = response as Res
     const t0 = performance.now()
     let delayMs = 0
@@ -167,7 +188,14 @@ export class RequestHandler {
       const site = host === undefined ? undefined : siteFor(state, host)
       if (site !== undefined && host !== undefined) {
         routed = { site, host }
-        if (site.config.protection !== undefined) {
+        if (
+          pre !== undefined &&
+          pre.host === host &&
+          pre.method === req.method &&
+          pre.url === req.url
+        ) {
+          delayMs = pre.delayMs
+        } else if (site.config.protection !== undefined) {
           const url = req.url ?? '/'
           const d = this.#protect(state).evaluate({
             zone: site.name,
@@ -192,6 +220,42 @@ export class RequestHandler {
     return this.#handleSlow(req, res, conn, t0, routed, delayMs, undefined)
   }
 
+  /**
+   * The front door's question (front-door.ts): decides a plain HTTP/1.1 request
+   * before node:http parses it. An answer is recorded here as handle() records
+   * it; a pass goes back as a token for handle(), so no request is decided twice.
+   */
+  predecide(head: RequestHead, conn: ConnInfo): Outcome<Predecided> {
+    const t0 = performance.now()
+    try {
+      const state = this.#o.state()
+      const host = hostOf(head.headers)
+      const site = host === undefined ? undefined : siteFor(state, host)
+      if (site === undefined || host === undefined || site.config.protection === undefined)
+        return HANDOFF
+      const d = this.#protect(state).evaluate({
+        zone: site.name,
+        host,
+        method: head.method,
+        path: head.url,
+        headers: head.headers,
+        ip: conn.clientIp,
+        secure: conn.secure,
+      })
+      if (d.kind === 'pass') {
+        const pre = { method: head.method, url: head.url, host, delayMs: d.delayMs }
+        return { kind: 'handoff', pre }
+      }
+      const answer = answerOf(d)
+      this.#record(head.method, head.url, '1.1', conn, site.name, d, t0)
+      return { kind: 'answer', answer }
+    } catch (e) {
+      // A bug in routing or the engine: node:http and handle() answer it.
+      this.#o.onError?.(e, 'request')
+      return HANDOFF
+    }
+  }
+
   /** Answers a protection decision (reject, ban, challenge) and records it at once. */
   #decided(
     req: VisitorRequest,
@@ -209,19 +273,32 @@ export class RequestHandler {
       this.#o.onError?.(e, 'request')
       res.destroy()
     }
+    this.#record(req.method ?? 'GET', req.url ?? '/', req.httpVersion, conn, site, d, t0)
+  }
+
+  /** The access-log record of a request protection answered. */
+  #record(
+    method: string,
+    path: string,
+    httpVersion: string,
+    conn: ConnInfo,
+    site: string,
+    d: Exclude<Decision, { kind: 'pass' }>,
+    t0: number,
+  ): void {
     // No observeResponse(): origin health counts answers from the origin, and a
     // flood of our own 429s would dilute its error ratio.
     this.#o.onRequest?.({
       time: Date.now(),
       site,
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
+      method,
+      path,
       status: d.status,
-      bytes: head ? 0 : d.body.length,
+      bytes: method === 'HEAD' ? 0 : d.body.length,
       durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
       cache: CacheStatus.none,
       clientIp: conn.clientIp,
-      httpVersion: req.httpVersion,
+      httpVersion,
       protection: d.reason,
     })
   }
@@ -590,6 +667,18 @@ interface Routed {
  * takes, with Content-Length, built once per decision object (the engine reuses
  * its rate-limit decisions, so a flood of 429s shares one list).
  */
+const answers = new WeakMap<object, Answer>()
+
+/** A decision as the front door's answer, built once per (cached) decision. */
+function answerOf(d: Exclude<Decision, { kind: 'pass' }>): Answer {
+  let a = answers.get(d)
+  if (a === undefined) {
+    a = { status: d.status, headers: headerList(d), body: d.body }
+    answers.set(d, a)
+  }
+  return a
+}
+
 const headerLists = new WeakMap<object, readonly string[]>()
 function headerList(d: Exclude<Decision, { kind: 'pass' }>): readonly string[] {
   let list = headerLists.get(d)
