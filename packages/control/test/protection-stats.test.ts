@@ -3,7 +3,7 @@
  * batches of per-zone counters and decision-log entries over mTLS; addresses
  * are stored only as keyed hashes; a z-score departure from the zone's norm
  * fires the webhook exactly once (2 h de-duplication); the zone's security
- * page renders without JavaScript in Chromium (screenshot kept as an artefact).
+ * page renders in Chromium with JavaScript off and on (screenshots kept as artefacts).
  */
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -232,81 +232,86 @@ for (const be of BACKENDS) {
   )
 }
 
-test(
-  'zone security page without JavaScript: timeline, peak rate, top rule, rejected count, under-attack state',
-  {
-    skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} missing (apt-get install -y chromium)`,
-    timeout: 90_000,
-  },
-  async (t) => {
-    mkdirSync(ARTIFACTS, { recursive: true })
-    const h = await startHarness()
-    t.after(() => h.close())
-    const creds = await zoneWithNode(h)
-    await nodeCall(h, creds, 'POST', '/node/v1/zone-stats', { counters: baseline() })
-    await nodeCall(h, creds, 'POST', '/node/v1/zone-stats', spike())
-    await h.call('POST', '/v1/zones/hr-web/under-attack', { ttlSeconds: 3600 })
+for (const js of [false, true]) {
+  test(
+    `zone security page with JavaScript ${js ? 'on' : 'off'}: timeline, peak rate, top rule, rejected count, under-attack state`,
+    {
+      skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} missing (apt-get install -y chromium)`,
+      timeout: 90_000,
+    },
+    async (t) => {
+      mkdirSync(ARTIFACTS, { recursive: true })
+      const h = await startHarness()
+      t.after(() => h.close())
+      const creds = await zoneWithNode(h)
+      await nodeCall(h, creds, 'POST', '/node/v1/zone-stats', { counters: baseline() })
+      await nodeCall(h, creds, 'POST', '/node/v1/zone-stats', spike())
+      await h.call('POST', '/v1/zones/hr-web/under-attack', { ttlSeconds: 3600 })
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
-    t.after(() => browser.close())
-    const context = await browser.newContext({
-      javaScriptEnabled: false,
-      viewport: { width: 1000, height: 1400 },
-    })
-    const page = await context.newPage()
-    const cspViolations: string[] = []
-    page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text())
-    })
-    await page.goto(`${h.cp.url}/ui/login`)
-    await page.fill('input[name=token]', h.token)
-    await page.click('button')
-    await page.goto(`${h.cp.url}/ui/zones`)
-    await page.click('a[href="/ui/zones/hr-web/security"]')
-    assert.match(page.url(), /\/ui\/zones\/hr-web\/security$/)
-    const rejected = 4000 + 5000 + 6000 + 7000
-    assert.equal(await page.textContent('#rejected'), String(rejected))
-    assert.equal(await page.textContent('#peak'), `${(7000 + 150) / 10} req/s`)
-    assert.match((await page.textContent('#status')) ?? '', /Under attack: on until/)
-    const main = (await page.textContent('main')) ?? ''
-    assert.match(main, /rl-login\s*rate-limit\s*22000/)
-    assert.doesNotMatch(main, /198\.51\.100\.23/)
-    assert.ok((await page.locator('svg rect').count()) > 10)
-    await page.screenshot({ path: join(ARTIFACTS, 'zone-security.png'), fullPage: true })
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      })
+      t.after(() => browser.close())
+      const context = await browser.newContext({
+        javaScriptEnabled: js,
+        viewport: { width: 1000, height: 1400 },
+      })
+      const page = await context.newPage()
+      const cspViolations: string[] = []
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text())
+      })
+      await page.goto(`${h.cp.url}/ui/login`)
+      await page.fill('input[name=token]', h.token)
+      await page.click('button')
+      await page.goto(`${h.cp.url}/ui/zones`)
+      await page.click('a[href="/ui/zones/hr-web/security"]')
+      assert.match(page.url(), /\/ui\/zones\/hr-web\/security$/)
+      const rejected = 4000 + 5000 + 6000 + 7000
+      assert.equal(await page.textContent('#rejected'), String(rejected))
+      assert.equal(await page.textContent('#peak'), `${(7000 + 150) / 10} req/s`)
+      assert.match((await page.textContent('#status')) ?? '', /Under attack: on until/)
+      const main = (await page.textContent('main')) ?? ''
+      assert.match(main, /rl-login\s*rate-limit\s*22000/)
+      assert.doesNotMatch(main, /198\.51\.100\.23/)
+      assert.ok((await page.locator('svg rect').count()) > 10)
+      await page.screenshot({
+        path: join(ARTIFACTS, `zone-security${js ? '-js' : ''}.png`),
+        fullPage: true,
+      })
 
-    // The self-service switch: plain forms with the session's CSRF token.
-    await page.click('form[action="/ui/zones/hr-web/calm"] button')
-    assert.match(page.url(), /\/ui\/zones\/hr-web\/security$/)
-    assert.match((await page.textContent('#status')) ?? '', /Under attack: off/)
-    await page.selectOption('select[name=ttlSeconds]', '900')
-    await page.click('form[action="/ui/zones/hr-web/under-attack"] button')
-    assert.match((await page.textContent('#status')) ?? '', /Under attack: on until/)
-    const ua = (await h.call('GET', '/v1/decisions')).body['decisions'] as { expiresAt: string }[]
-    assert.ok(Math.abs(Date.parse(ua[0]?.expiresAt ?? '') - Date.now() - 900_000) < 10_000)
-    const entries = (await h.call('GET', '/v1/audit')).body['entries'] as {
-      action: string
-      actor: string
-    }[]
-    assert.ok(
-      entries.some((e) => e.action === 'under-attack.clear' && e.actor.endsWith('via dashboard')),
-    )
-    // A forged form (no CSRF token) changes nothing.
-    const forged = await page.request.post(`${h.cp.url}/ui/zones/hr-web/calm`, {
-      form: { csrf: 'x' },
-    })
-    assert.equal(forged.status(), 403)
-    assert.match((await page.textContent('#status')) ?? '', /on until/)
-    assert.deepEqual(cspViolations, [])
-  },
-)
+      // The self-service switch: plain forms with the session's CSRF token.
+      await page.click('form[action="/ui/zones/hr-web/calm"] button')
+      assert.match(page.url(), /\/ui\/zones\/hr-web\/security$/)
+      assert.match((await page.textContent('#status')) ?? '', /Under attack: off/)
+      await page.selectOption('select[name=ttlSeconds]', '900')
+      await page.click('form[action="/ui/zones/hr-web/under-attack"] button')
+      assert.match((await page.textContent('#status')) ?? '', /Under attack: on until/)
+      const ua = (await h.call('GET', '/v1/decisions')).body['decisions'] as { expiresAt: string }[]
+      assert.ok(Math.abs(Date.parse(ua[0]?.expiresAt ?? '') - Date.now() - 900_000) < 10_000)
+      const entries = (await h.call('GET', '/v1/audit')).body['entries'] as {
+        action: string
+        actor: string
+      }[]
+      assert.ok(
+        entries.some((e) => e.action === 'under-attack.clear' && e.actor.endsWith('via dashboard')),
+      )
+      // A forged form (no CSRF token) changes nothing.
+      const forged = await page.request.post(`${h.cp.url}/ui/zones/hr-web/calm`, {
+        form: { csrf: 'x' },
+      })
+      assert.equal(forged.status(), 403)
+      assert.match((await page.textContent('#status')) ?? '', /on until/)
+      assert.deepEqual(cspViolations, [])
+    },
+  )
+}
