@@ -168,6 +168,8 @@ export async function startEdge(
           ...(info?.serverName !== undefined ? { sni: info.serverName } : {}),
         })
       },
+      // The per-IP connection cap counts from TCP accept, handshakes included.
+      { admitSocket: (socket) => server.admitSocket(socket) },
     )
     listener.on('tlsClientError', (e: unknown) => {
       const code = (e as { code?: unknown }).code

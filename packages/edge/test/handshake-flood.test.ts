@@ -15,6 +15,8 @@ import {
   type HandshakeOutcome,
   type KeylessWorld,
 } from './handshake-harness.ts'
+import { closed, connectFrom, sleep } from './limits-harness.ts'
+import type { Socket } from 'node:net'
 
 const RATE = 40 // full handshakes per second per IP
 const BURST = 20 // tolerance (BURST-1)/RATE = 475 ms of event-loop stall before budget is lost
@@ -100,4 +102,28 @@ test('AP15: replay flood: signatures/s within the per-IP budget ±5 %, resumed g
   assert.deepEqual(failed, [], 'every resumed handshake of the good client succeeds')
   const shed = await w.shed()
   assert.ok((shed['ip_budget'] ?? 0) > flood.attempts * 0.5, `shed: ${JSON.stringify(shed)}`)
+})
+
+test('per-IP connection cap counts connections still in their handshake', async () => {
+  const capped = await startKeylessEdge({ perIp: { maxConnections: 3 } })
+  const held: Socket[] = []
+  try {
+    // Three TCP connections that never send a ClientHello hold the address's slots.
+    for (let i = 0; i < 3; i++) held.push(await connectFrom(capped.port, '127.0.0.2'))
+    await sleep(100)
+    const extra = await connectFrom(capped.port, '127.0.0.2')
+    const r = await closed(extra)
+    assert.equal(r.data.length, 0, 'closed before any TLS byte')
+    assert.ok(r.ms < 1000, `closed at once (${r.ms.toFixed(0)} ms)`)
+    const text = await capped.edge.metrics.text()
+    assert.match(text, /outpost_edge_http_limit_total\{reason="ip_connections"\} 1\b/)
+    // Another address still completes a handshake; a freed slot is usable again.
+    assert.equal((await tlsGet(capped.port, '127.0.0.3', { ca: capped.siteCaPem })).ok, true)
+    held.pop()?.destroy()
+    await sleep(100)
+    assert.equal((await tlsGet(capped.port, '127.0.0.2', { ca: capped.siteCaPem })).ok, true)
+  } finally {
+    for (const s of held) s.destroy()
+    await capped.close()
+  }
 })

@@ -243,6 +243,32 @@ export class EdgeServer {
     return this.#frontDoorAnswers
   }
 
+  readonly #tcpPerIp = new Map<string, number>()
+
+  /**
+   * Counts an accepted TCP connection against its address's cap
+   * (`limits.perIp.maxConnections`) before any TLS or HTTP work: false when the
+   * address is at its cap (counted as `ip_connections`), and the caller drops the
+   * socket. The count falls when the socket closes. Without this, connections
+   * still in their TLS handshake (up to the handshake timeout) would not count.
+   */
+  admitSocket(socket: net.Socket): boolean {
+    if (this.#closing) return false
+    const ip = normaliseIp(socket.remoteAddress ?? '')
+    const open = this.#tcpPerIp.get(ip) ?? 0
+    if (open >= this.#limits.perIp.maxConnections) {
+      this.#o.onLimit?.('ip_connections')
+      return false
+    }
+    this.#tcpPerIp.set(ip, open + 1)
+    socket.once('close', () => {
+      const n = (this.#tcpPerIp.get(ip) ?? 1) - 1
+      if (n <= 0) this.#tcpPerIp.delete(ip)
+      else this.#tcpPerIp.set(ip, n)
+    })
+    return true
+  }
+
   /**
    * Serves one plaintext connection. `info.alpn === 'h2'` selects HTTP/2; anything
    * else HTTP/1.1.
@@ -337,6 +363,10 @@ export class EdgeServer {
    */
   async listenPlain(host: string, port: number): Promise<net.Server> {
     const server = net.createServer((socket) => {
+      if (!this.admitSocket(socket)) {
+        socket.destroy()
+        return
+      }
       socket.once('data', (chunk: Buffer) => {
         socket.pause()
         socket.unshift(chunk)

@@ -1,5 +1,5 @@
 /** `createTlsServer()`: a net.Server whose connections are TLS 1.3 (the convenience over `accept`). */
-import { createServer, type Server } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { resolveConfig, type TlsServerConfig } from '../server/config.ts'
 import { TlsConnection } from './connection.ts'
 
@@ -18,9 +18,21 @@ import { TlsConnection } from './connection.ts'
 export function createTlsServer(
   config: TlsServerConfig,
   onSecureConnection: (conn: TlsConnection) => void,
+  options: {
+    /**
+     * Asked for each accepted TCP connection before any TLS work; false destroys
+     * the socket at once (e.g. a per-address connection cap).
+     */
+    readonly admitSocket?: (socket: Socket) => boolean
+  } = {},
 ): Server {
   const resolved = resolveConfig(config)
+  const admitSocket = options.admitSocket
   const server = createServer({ noDelay: true }, (socket) => {
+    if (admitSocket !== undefined && !admitSocket(socket)) {
+      socket.destroy()
+      return
+    }
     const conn = new TlsConnection(socket, resolved)
     conn.once('secure', () => {
       onSecureConnection(conn)
