@@ -9,8 +9,11 @@
  *     good client at 10 r/s from 127.0.0.3, through the edge.
  *  3. Clearance token verification µs/op (valid and forged), in process.
  *  4. B6 challenge solve time in Chromium (1× and 4× CPU throttle) and the no-JS pass rate.
+ *  5. B3 key-server signatures/s under a ClientHello replay flood against a keyless edge
+ *     (packages/edge/bench/handshake-flood.bench.ts as a child; BENCH_FLOOD_SECONDS, 5).
  *
- * Env: BENCH_REQUESTS (h2load requests per run, default 20000), BENCH_FLOOD_MS (3000),
+ * Env: BENCH_REQUESTS (h2load requests per serve run, 5× that per reject run, default 20000),
+ * BENCH_B1_ROUNDS (5: B1's loads alternate over this many rounds, medians), BENCH_FLOOD_MS (3000),
  * BENCH_BROWSER_RUNS (10), BENCH_EDGE_CHILD (another edge-child.ts, e.g. an older checkout's,
  * for A/B runs), BENCH_EDGE_NODE_ARGS (extra node flags for the edge, e.g. `--cpu-prof`).
  * `--only b1` runs part 1 only. Prints one table and a JSON line.
@@ -31,6 +34,7 @@ import { hasNginx, startNginx } from '../test/nginx.ts'
 const N = Number(process.env['BENCH_REQUESTS'] ?? 20_000)
 const FLOOD_MS = Number(process.env['BENCH_FLOOD_MS'] ?? 3000)
 const RUNS = Number(process.env['BENCH_BROWSER_RUNS'] ?? 10)
+const ROUNDS = Number(process.env['BENCH_B1_ROUNDS'] ?? 5)
 const H2LOAD = '/usr/bin/h2load'
 const argv = process.argv.slice(2)
 const onlyAt = argv.indexOf('--only')
@@ -137,63 +141,112 @@ const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a')
 const result: Record<string, number | string> = {}
 
 // --- 1. B1 -------------------------------------------------------------------------------
+// Every server is started first, then the loads alternate over ROUNDS rounds and each
+// figure is the median of its rounds, so a change in the machine's load between two
+// measurements falls on both sides of a ratio alike.
 const hasH2load = existsSync(H2LOAD)
 if (hasH2load) {
-  const edgeUrl = `http://${edgeAddress}/`
-  await h2load(edgeUrl, 'serve.test', 2000) // warm-up (JIT, origin pool)
-  await h2load(edgeUrl, 'limit.test', 2000)
-  const serve = await h2load(edgeUrl, 'serve.test')
-  const reject = await h2load(edgeUrl, 'limit.test')
-  result['edgeServeRps'] = serve.rps
-  result['edgeRejectRps'] = reject.rps
-  row('edge serve (proxy to origin), req/s', `${f0(serve.rps)} (${serve.codes})`, '')
-  row('edge reject (429), req/s', `${f0(reject.rps)} (${reject.codes})`, '')
-  row('edge reject ÷ serve', `${f2(reject.rps / serve.rps)}×`, '≥ 3×')
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s[Math.floor(s.length / 2)] ?? NaN
+  }
+  const targets: { key: string; url: string; host: string | undefined; n: number }[] = [
+    { key: 'edgeServe', url: `http://${edgeAddress}/`, host: 'serve.test', n: N },
+    { key: 'edgeReject', url: `http://${edgeAddress}/`, host: 'limit.test', n: 5 * N },
+  ]
+  const stops: (() => unknown)[] = []
   // The same edge with the HTTP/1.1 front door off: every 429 through node:http.
   const noDoor = await serverChild([...edgeArgs, '--no-front-door'])
-  try {
-    const url = `http://${noDoor.address}/`
-    await h2load(url, 'limit.test', 2000)
-    const viaHttp = await h2load(url, 'limit.test')
-    result['edgeRejectNoFrontDoorRps'] = viaHttp.rps
-    row('edge reject, front door off (node:http path), req/s', f0(viaHttp.rps), '')
-    row('front door on ÷ off', `${f2(reject.rps / viaHttp.rps)}×`, '')
-  } finally {
-    noDoor.child.kill('SIGTERM')
-  }
+  stops.push(() => noDoor.child.kill('SIGTERM'))
+  targets.push({
+    key: 'edgeRejectNoFrontDoor',
+    url: `http://${noDoor.address}/`,
+    host: 'limit.test',
+    n: 5 * N,
+  })
   // The ceiling: node:http alone sending the same 429 (what the edge's HTTP stack costs).
   const bare = await serverChild([join(here, 'ceiling-child.ts'), 'ceiling'])
-  try {
-    await h2load(`http://${bare.address}/`, 'limit.test', 2000)
-    const ceiling = await h2load(`http://${bare.address}/`, 'limit.test')
-    result['nodeHttpCeilingRps'] = ceiling.rps
-    row('node:http alone, constant 429 (ceiling for the edge), req/s', f0(ceiling.rps), '')
-    row('edge reject ÷ node:http ceiling', `${f2(reject.rps / ceiling.rps)}×`, '')
-  } finally {
-    bare.child.kill('SIGTERM')
-  }
-  if (hasNginx()) {
+  stops.push(() => bare.child.kill('SIGTERM'))
+  targets.push({
+    key: 'nodeHttpCeiling',
+    url: `http://${bare.address}/`,
+    host: 'limit.test',
+    n: 5 * N,
+  })
+  const withNginx = hasNginx()
+  if (withNginx) {
     const port = (origin.address() as AddressInfo).port
-    const ns = await startNginx({ rate: '10r/s', proxyTo: port, ...(pinning ? { cpu: '0' } : {}) })
-    const nr = await startNginx({
-      rate: '10r/s',
-      limit: 'burst=20 nodelay',
-      proxyTo: port,
-      ...(pinning ? { cpu: '0' } : {}),
-    })
-    try {
-      await h2load(`http://127.0.0.1:${ns.port}/`, undefined, 2000)
-      const nServe = await h2load(`http://127.0.0.1:${ns.port}/`, undefined)
-      const nReject = await h2load(`http://127.0.0.1:${nr.port}/`, undefined)
-      result['nginxServeRps'] = nServe.rps
-      result['nginxRejectRps'] = nReject.rps
-      row('nginx serve (proxy_pass), req/s', f0(nServe.rps), '')
-      row('nginx reject (limit_req 429), req/s', `${f0(nReject.rps)} (${nReject.codes})`, '')
-      row('edge reject ÷ nginx reject', `${f2(reject.rps / nReject.rps)}×`, '≥ 0.5×')
-    } finally {
-      await ns.stop()
-      await nr.stop()
+    const cpu = pinning ? { cpu: '0' } : {}
+    const ns = await startNginx({ rate: '10r/s', proxyTo: port, ...cpu })
+    const nr = await startNginx({ rate: '10r/s', limit: 'burst=20 nodelay', proxyTo: port, ...cpu })
+    stops.push(
+      () => ns.stop(),
+      () => nr.stop(),
+    )
+    targets.push(
+      { key: 'nginxServe', url: `http://127.0.0.1:${ns.port}/`, host: undefined, n: N },
+      { key: 'nginxReject', url: `http://127.0.0.1:${nr.port}/`, host: undefined, n: 5 * N },
+    )
+  }
+  const rates = new Map<string, number[]>(targets.map((x) => [x.key, []]))
+  const codes = new Map<string, string>()
+  try {
+    // Warm-up (JIT, origin pools), then the rounds.
+    for (const x of targets) await h2load(x.url, x.host, 2000)
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const x of targets) {
+        const r = await h2load(x.url, x.host, x.n)
+        rates.get(x.key)?.push(r.rps)
+        codes.set(x.key, r.codes)
+      }
     }
+  } finally {
+    for (const stop of stops) await stop()
+  }
+  const m = (key: string): number => median(rates.get(key) ?? [])
+  const spread = (key: string): string => {
+    const xs = rates.get(key) ?? []
+    return `${f0(Math.min(...xs))}–${f0(Math.max(...xs))}`
+  }
+  for (const x of targets) result[`${x.key}Rps`] = m(x.key)
+  result['b1Rounds'] = ROUNDS
+  /** a ÷ b per round (measured minutes apart at most): median, and the range over rounds. */
+  const ratio = (a: string, b: string): string => {
+    const xs = (rates.get(a) ?? []).map((v, k) => v / (rates.get(b)?.[k] ?? NaN))
+    result[`${a}Per${b[0]?.toUpperCase() ?? ''}${b.slice(1)}`] = median(xs)
+    return `${f2(median(xs))}× (rounds ${f2(Math.min(...xs))}–${f2(Math.max(...xs))})`
+  }
+  row(
+    'edge serve (proxy to origin), req/s',
+    `${f0(m('edgeServe'))} (${spread('edgeServe')}; ${codes.get('edgeServe') ?? ''})`,
+    '',
+  )
+  row(
+    'edge reject (429), req/s',
+    `${f0(m('edgeReject'))} (${spread('edgeReject')}; ${codes.get('edgeReject') ?? ''})`,
+    '',
+  )
+  row('edge reject ÷ serve', ratio('edgeReject', 'edgeServe'), '≥ 3×')
+  row(
+    'edge reject, front door off (node:http path), req/s',
+    `${f0(m('edgeRejectNoFrontDoor'))} (${spread('edgeRejectNoFrontDoor')})`,
+    '',
+  )
+  row('front door on ÷ off', ratio('edgeReject', 'edgeRejectNoFrontDoor'), '')
+  row(
+    'node:http alone, constant 429 (the front door off ceiling), req/s',
+    `${f0(m('nodeHttpCeiling'))} (${spread('nodeHttpCeiling')})`,
+    '',
+  )
+  row('edge reject ÷ node:http ceiling', ratio('edgeReject', 'nodeHttpCeiling'), '')
+  if (withNginx) {
+    row('nginx serve (proxy_pass), req/s', `${f0(m('nginxServe'))} (${spread('nginxServe')})`, '')
+    row(
+      'nginx reject (limit_req 429), req/s',
+      `${f0(m('nginxReject'))} (${spread('nginxReject')}; ${codes.get('nginxReject') ?? ''})`,
+      '',
+    )
+    row('edge reject ÷ nginx reject', ratio('edgeReject', 'nginxReject'), '≥ 0.5×')
   } else row('nginx', 'not installed', '')
 } else row('B1', 'h2load not installed (apt-get install nghttp2-client)', '')
 
@@ -397,6 +450,48 @@ if (only !== undefined) {
     await nojs.close()
   }
 } else row('Chromium', 'not installed', '')
+
+// --- 5. B3: ClientHello replay flood against a keyless edge ----------------------------------
+// bench:handshake-flood as a child (its own key server, edge and replayer processes);
+// its summary rows are part of this table.
+if (only === undefined) {
+  const script = join(here, '../../edge/bench/handshake-flood.bench.ts')
+  const hf = spawnSync(process.execPath, [script], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, BENCH_SECONDS: process.env['BENCH_FLOOD_SECONDS'] ?? '5' },
+  })
+  const last = hf.stdout.trim().split('\n').at(-1) ?? ''
+  let hfr: Record<string, number> | undefined
+  try {
+    hfr = JSON.parse(last) as Record<string, number>
+  } catch {
+    hfr = undefined
+  }
+  if (hfr === undefined) {
+    row(
+      'handshake flood',
+      `did not finish (exit ${String(hf.status)}): ${hf.stderr.slice(-200)}`,
+      '',
+    )
+  } else {
+    const rate = Number(hfr['floodRate'])
+    const budget = Number(hfr['budget'])
+    result['handshakeFloodSigsPerSecond'] = rate
+    result['handshakeFloodBudget'] = budget
+    row(
+      'key-server signatures/s under a ClientHello replay flood vs per-IP budget',
+      `${f2(rate)}/s vs ${f0(budget)}/s (${f0(Number(hfr['floodAttempts']))} replays)`,
+      'within budget ±5 %',
+    )
+    row('signatures from an unknown-SNI replay flood', String(hfr['unknownSigs']), '0')
+    row(
+      'good client during the replay flood: resumed / full handshakes OK',
+      `${f2(Number(hfr['resumedOk']))} % / ${f2(Number(hfr['fullOk']))} %`,
+      '100 % / ≥ 99 %',
+    )
+  }
+}
 
 const sha = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim()
 const load = loadavg()
