@@ -62,6 +62,10 @@ test('parseEdgeConfig(): errors name the field', () => {
     /^admin\.tokenSha256: Expected 64 hex digits/,
   )
   bad({ ...minimal, accessLog: { path: '-', clientIp: 'raw' } }, /^accessLog\.clientIp:/)
+  bad(
+    { ...minimal, accessLog: { path: '-', rejectsPerSecond: -1 } },
+    /^accessLog\.rejectsPerSecond:/,
+  )
 })
 
 test('loadEdgeConfig(): YAML file with OUTPOST_EDGE_* overrides', () => {

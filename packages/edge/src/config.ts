@@ -196,6 +196,11 @@ export const EdgeConfigSchema = z
         path: z.string(),
         /** How client IPs are logged: truncated (IPv4 /24, IPv6 /48), hashed, or in full. */
         clientIp: z.enum(['truncate', 'hash', 'full']).default('truncate'),
+        /**
+         * Requests answered by protection (429, 403, challenge) logged per second; the
+         * rest of a flood is counted in the next line's "suppressed" (0: none logged).
+         */
+        rejectsPerSecond: z.number().int().nonnegative().default(10),
       })
       .strict()
       .optional(),

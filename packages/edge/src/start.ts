@@ -102,6 +102,9 @@ export async function startEdge(
       ? new AccessLog({
           stream: options.accessLogStream,
           clientIp: config.accessLog?.clientIp ?? 'truncate',
+          ...(config.accessLog !== undefined
+            ? { rejectsPerSecond: config.accessLog.rejectsPerSecond }
+            : {}),
         })
       : config.accessLog !== undefined
         ? new AccessLog(config.accessLog)

@@ -86,3 +86,40 @@ test('access log: one JSON line per request, client IP truncated by default', as
     await origin.close()
   }
 })
+
+test('access log: accessLog.rejectsPerSecond bounds the protection answers written', async () => {
+  const origin = await startOrigin()
+  for (const rejectsPerSecond of [0, 3]) {
+    const out = new PassThrough()
+    let text = ''
+    out.on('data', (d: Buffer) => (text += d.toString()))
+    const f = await startTestEdge(
+      origin.url,
+      {
+        accessLog: { path: '-', rejectsPerSecond },
+        sites: [
+          {
+            hosts: ['site.test'],
+            origin: origin.url,
+            cache: false,
+            protection: { rules: [{ id: 'deny', action: 'block', match: { paths: ['/x*'] } }] },
+          },
+        ],
+      },
+      { accessLogStream: out },
+    )
+    try {
+      for (let i = 0; i < 8; i++) assert.equal((await f.get(`/x${i}`)).status, 403)
+      await new Promise((r) => setTimeout(r, 50))
+      const logged = text.split('\n').filter((l) => l.includes('"status":403')).length
+      // All eight fit in one second on any machine this runs on, or in two at worst.
+      assert.ok(
+        rejectsPerSecond === 0 ? logged === 0 : logged >= 3 && logged <= 6,
+        `${logged} of 8 refusals logged at ${rejectsPerSecond}/s`,
+      )
+    } finally {
+      await f.close()
+    }
+  }
+  await origin.close()
+})
