@@ -56,7 +56,7 @@ const rules: readonly Rule[] = [
   { category: Category.keyExchange, url: /key-?exchange|kem|x25519|ecdh|diffiehellman/i },
   { category: Category.signature, url: /sign(er)?\.ts|certificate-verify|keyless/i },
   { category: Category.aead, url: /aead|record-?protection|cipher/i },
-  { category: Category.hashing, url: /hkdf|transcript|key-?schedule|hash|hmac/i },
+  { category: Category.hashing, url: /hkdf|transcript|key-?schedule|hash|hmac|sha256/i },
   {
     category: Category.keyExchange,
     fn: /diffieHellman|generateKeyPair|computeSecret|ECDH|encapsulate|decapsulate/,

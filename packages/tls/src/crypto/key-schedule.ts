@@ -40,8 +40,7 @@
  *                                   = resumption_master_secret
  * ```
  */
-import { createHmac, createSecretKey, type KeyObject } from 'node:crypto'
-import { deriveSecret, hkdfExpandLabel, hkdfExtract, hmacKey } from './hkdf.ts'
+import { deriveSecret, hkdfExpandLabel, hkdfExtract, macKey, type MacKey } from './hkdf.ts'
 import { hashOf } from './transcript.ts'
 import type { SuiteParams } from './suites.ts'
 
@@ -53,19 +52,29 @@ function emptyHash(h: 'sha256' | 'sha384'): Uint8Array {
   return EMPTY_HASH[h]
 }
 
-/**
- * Without a PSK the Early Secret is HKDF-Extract(0, 0), a public constant, and so
- * is Derive-Secret(Early Secret, "derived", ""): computed once per hash.
- */
-const WITHOUT_PSK = new Map<'sha256' | 'sha384', { early: Uint8Array; derived: Uint8Array }>()
+/** Public constants of the schedule, per hash: computed (and prepared as HMAC keys) once. */
+interface Constants {
+  /** HKDF-Extract's salt of zeros (the Early Secret's salt, RFC 8446 §7.1). */
+  readonly zeroSalt: MacKey
+  /** Without a PSK the Early Secret is HKDF-Extract(0, 0), a public constant. */
+  readonly early: Uint8Array
+  /** ... and so is Derive-Secret(Early Secret, "derived", ""), the Handshake Secret's salt. */
+  readonly derived: MacKey
+}
+const CONSTANTS = new Map<'sha256' | 'sha384', Constants>()
 
-function withoutPsk(suite: SuiteParams): { early: Uint8Array; derived: Uint8Array } {
-  let c = WITHOUT_PSK.get(suite.hash)
+function constants(suite: SuiteParams): Constants {
+  let c = CONSTANTS.get(suite.hash)
   if (!c) {
     const zeros = new Uint8Array(suite.hashLen)
-    const early = hkdfExtract(suite.hash, zeros, zeros)
-    c = { early, derived: deriveSecret(suite.hash, early, 'derived', emptyHash(suite.hash)) }
-    WITHOUT_PSK.set(suite.hash, c)
+    const zeroSalt = macKey(suite.hash, zeros)
+    const early = hkdfExtract(suite.hash, zeroSalt, zeros)
+    const derived = macKey(
+      suite.hash,
+      deriveSecret(suite.hash, early, 'derived', emptyHash(suite.hash)),
+    )
+    c = { zeroSalt, early, derived }
+    CONSTANTS.set(suite.hash, c)
   }
   return c
 }
@@ -73,66 +82,64 @@ function withoutPsk(suite: SuiteParams): { early: Uint8Array; derived: Uint8Arra
 /** Stage 1: the Early Secret, from a resumption PSK or from zeros. */
 export class KeyScheduleEarly {
   readonly #suite: SuiteParams
-  readonly #earlySecret: Uint8Array
-  readonly #hasPsk: boolean
+  /** The Early Secret as a prepared HMAC key; undefined without a PSK (a public constant). */
+  readonly #earlyKey: MacKey | undefined
 
   constructor(suite: SuiteParams, psk?: Uint8Array) {
     this.#suite = suite
-    this.#hasPsk = psk !== undefined
-    this.#earlySecret = psk
-      ? hkdfExtract(suite.hash, new Uint8Array(suite.hashLen), psk)
-      : new Uint8Array(withoutPsk(suite).early)
+    if (psk) {
+      const earlySecret = hkdfExtract(suite.hash, constants(suite).zeroSalt, psk)
+      this.#earlyKey = macKey(suite.hash, earlySecret)
+      earlySecret.fill(0)
+    }
+  }
+
+  #early(): MacKey | Uint8Array {
+    return this.#earlyKey ?? constants(this.#suite).early
   }
 
   /** binder_key for a resumption PSK (RFC 8446 §7.1, §4.2.11.2). */
   resumptionBinderKey(): Uint8Array {
-    return deriveSecret(
-      this.#suite.hash,
-      this.#earlySecret,
-      'res binder',
-      emptyHash(this.#suite.hash),
-    )
+    return deriveSecret(this.#suite.hash, this.#early(), 'res binder', emptyHash(this.#suite.hash))
   }
 
   /** client_early_traffic_secret (RFC 8446 §7.1); used only in tests, we refuse 0-RTT. */
   clientEarlyTrafficSecret(clientHelloHash: Uint8Array): Uint8Array {
-    return deriveSecret(this.#suite.hash, this.#earlySecret, 'c e traffic', clientHelloHash)
+    return deriveSecret(this.#suite.hash, this.#early(), 'c e traffic', clientHelloHash)
   }
 
   /** Mixes in the (EC)DHE shared secret; `helloHash` covers ClientHello...ServerHello. */
   intoHandshake(sharedSecret: Uint8Array, helloHash: Uint8Array): KeyScheduleHandshake {
     const h = this.#suite.hash
-    if (!this.#hasPsk) {
-      this.#earlySecret.fill(0)
-      const handshakeSecret = hkdfExtract(h, withoutPsk(this.#suite).derived, sharedSecret)
+    if (!this.#earlyKey) {
+      const handshakeSecret = hkdfExtract(h, constants(this.#suite).derived, sharedSecret)
       return new KeyScheduleHandshake(this.#suite, handshakeSecret, helloHash)
     }
-    const derived = deriveSecret(h, this.#earlySecret, 'derived', emptyHash(h))
+    const derived = deriveSecret(h, this.#earlyKey, 'derived', emptyHash(h))
     const handshakeSecret = hkdfExtract(h, derived, sharedSecret)
     derived.fill(0)
-    this.#earlySecret.fill(0)
+    this.#earlyKey.drop()
     return new KeyScheduleHandshake(this.#suite, handshakeSecret, helloHash)
   }
 
   /** Zeroises the early secret (e.g. when a PSK is rejected). */
   drop(): void {
-    this.#earlySecret.fill(0)
+    this.#earlyKey?.drop()
   }
 }
 
 /** Stage 2: the Handshake Secret and the two handshake traffic secrets. */
 export class KeyScheduleHandshake {
   readonly #suite: SuiteParams
-  readonly #handshakeSecret: Uint8Array
-  /** The same secret as a KeyObject, for the three labels expanded from it. */
-  readonly #handshakeKey: KeyObject
+  /** The Handshake Secret as a prepared HMAC key, for the three labels expanded from it. */
+  readonly #handshakeKey: MacKey
   readonly clientHandshakeTrafficSecret: Uint8Array
   readonly serverHandshakeTrafficSecret: Uint8Array
 
   constructor(suite: SuiteParams, handshakeSecret: Uint8Array, helloHash: Uint8Array) {
     this.#suite = suite
-    this.#handshakeSecret = handshakeSecret
-    this.#handshakeKey = createSecretKey(handshakeSecret)
+    this.#handshakeKey = macKey(suite.hash, handshakeSecret)
+    handshakeSecret.fill(0)
     this.clientHandshakeTrafficSecret = deriveSecret(
       suite.hash,
       this.#handshakeKey,
@@ -163,7 +170,7 @@ export class KeyScheduleHandshake {
     const derived = deriveSecret(h, this.#handshakeKey, 'derived', emptyHash(h))
     const masterSecret = hkdfExtract(h, derived, new Uint8Array(this.#suite.hashLen))
     derived.fill(0)
-    this.#handshakeSecret.fill(0)
+    this.#handshakeKey.drop()
     this.serverHandshakeTrafficSecret.fill(0)
     // The client's handshake secret is still needed to read its Finished; the
     // caller keeps it in the read direction and drops it after.
@@ -174,9 +181,8 @@ export class KeyScheduleHandshake {
 /** Stage 3: the Master Secret, application traffic secrets, awaiting the client's Finished. */
 export class KeyScheduleTraffic {
   readonly #suite: SuiteParams
-  readonly #masterSecret: Uint8Array
-  /** The same secret as a KeyObject, for the labels expanded from it. */
-  readonly #masterKey: KeyObject
+  /** The Master Secret as a prepared HMAC key, for the labels expanded from it. */
+  readonly #masterKey: MacKey
   readonly clientApplicationTrafficSecret0: Uint8Array
   readonly serverApplicationTrafficSecret0: Uint8Array
   readonly #serverFinishedHash: Uint8Array
@@ -184,8 +190,8 @@ export class KeyScheduleTraffic {
   constructor(suite: SuiteParams, masterSecret: Uint8Array, serverFinishedHash: Uint8Array) {
     const h = suite.hash
     this.#suite = suite
-    this.#masterSecret = masterSecret
-    this.#masterKey = createSecretKey(masterSecret)
+    this.#masterKey = macKey(h, masterSecret)
+    masterSecret.fill(0)
     this.#serverFinishedHash = serverFinishedHash
     this.clientApplicationTrafficSecret0 = deriveSecret(
       h,
@@ -209,12 +215,12 @@ export class KeyScheduleTraffic {
   /** resumption_master_secret; `clientFinishedHash` covers ClientHello...client Finished. Ends the schedule. */
   resumptionMasterSecret(clientFinishedHash: Uint8Array): Uint8Array {
     const rms = deriveSecret(this.#suite.hash, this.#masterKey, 'res master', clientFinishedHash)
-    this.#masterSecret.fill(0)
+    this.#masterKey.drop()
     return rms
   }
 
   drop(): void {
-    this.#masterSecret.fill(0)
+    this.#masterKey.drop()
   }
 }
 
@@ -225,8 +231,10 @@ export function finishedVerifyData(
   transcriptHash: Uint8Array,
 ): Uint8Array {
   const finishedKey = hkdfExpandLabel(suite.hash, baseKey, 'finished', EMPTY, suite.hashLen)
-  const out = createHmac(suite.hash, hmacKey(finishedKey)).update(transcriptHash).digest()
+  const key = macKey(suite.hash, finishedKey)
   finishedKey.fill(0)
+  const out = key.mac(transcriptHash)
+  key.drop()
   return out
 }
 
@@ -249,9 +257,11 @@ export function trafficKeys(
   suite: SuiteParams,
   secret: Uint8Array,
 ): { key: Uint8Array; iv: Uint8Array } {
-  const prk = createSecretKey(secret)
-  return {
+  const prk = macKey(suite.hash, secret)
+  const keys = {
     key: hkdfExpandLabel(suite.hash, prk, 'key', EMPTY, suite.keyLen),
     iv: hkdfExpandLabel(suite.hash, prk, 'iv', EMPTY, 12),
   }
+  prk.drop()
+  return keys
 }

@@ -85,6 +85,7 @@ test('categorise sorts frames into the handshake cost categories', () => {
     ['update', 'node:internal/crypto/cipher', Category.aead],
     ['update', 'node:internal/crypto/hash', Category.hashing],
     ['hkdfExpandLabel', 'file:///r/packages/tls/src/crypto/hkdf.ts', Category.hashing],
+    ['compress', 'file:///r/packages/tls/src/crypto/sha256.ts', Category.hashing],
     ['decodeClientHello', 'file:///r/packages/tls/src/messages/client-hello.ts', Category.ourJs],
     ['onStreamRead', 'node:internal/stream_base_commons', Category.nodeIo],
     ['writev', '', Category.nodeIo],
