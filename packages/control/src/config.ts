@@ -49,6 +49,17 @@ export const ControlConfigSchema = z
     keyServers: z.array(z.object({ adminSocket: z.string() }).strict()).default([]),
     screening: z.object({ listsDir: z.string().optional() }).strict().default({}),
     /**
+     * The public programme endpoints (application form, referral hand-in) per client
+     * address (IPv4 address, IPv6 /64), per hour: beyond them 429 with Retry-After.
+     */
+    programme: z
+      .object({
+        applicationsPerHour: z.number().int().min(1).default(10),
+        referralsPerHour: z.number().int().min(1).default(60),
+      })
+      .strict()
+      .default({ applicationsPerHour: 10, referralsPerHour: 60 }),
+    /**
      * The per-node Tang server at `/tang/<nodeId>` (boot unlock of nodes). `dir` holds one
      * key directory per node; default `tang/` beside the database file (a temporary
      * directory, removed at close, for `:memory:`).

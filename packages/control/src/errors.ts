@@ -27,6 +27,7 @@ export const ERRORS = {
   ERR_CONTROL_SCREENING_UNAVAILABLE: { status: 503, title: 'Screening lists not loaded' },
   ERR_CONTROL_REFERRAL_REJECTED: { status: 403, title: 'Programme referral rejected' },
   ERR_CONTROL_BUSY: { status: 503, title: 'Busy: try later' },
+  ERR_CONTROL_RATE_LIMITED: { status: 429, title: 'Too many requests: see Retry-After' },
   ERR_CONTROL_INTERNAL: { status: 500, title: 'Internal error' },
 } as const
 

@@ -20,6 +20,7 @@
 import { createHash, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { z } from 'zod'
 import { assertPlanAllowed, openReview, screenParty, type App } from './app.ts'
+import { Limiter, prefixKey } from '@outpost/protect'
 import { ControlError } from './errors.ts'
 import type { Ctx, Route } from './http/router.ts'
 import {
@@ -418,8 +419,40 @@ function actorOf(c: Ctx): string {
   return p === undefined ? 'anonymous' : `${p.tokenId}(${p.name})`
 }
 
-export function programmeRoutes(app: App): Route[] {
+/** Per-address budgets of the public endpoints (control.yaml `programme`). */
+export interface PublicLimits {
+  readonly applicationsPerHour: number
+  readonly referralsPerHour: number
+}
+
+/**
+ * A GCRA budget per client address (IPv4 address, IPv6 /64) for the public
+ * endpoints, in a byte-bounded LRU (64 KiB, ~500 addresses; an evicted address
+ * starts afresh). Over budget: 429 with Retry-After, nothing stored.
+ */
+function publicThrottle(perHour: number): (c: Ctx) => void {
+  const limiter = new Limiter(64 * 1024)
+  // The whole hourly allowance may come at once; it refills evenly over the hour.
+  const params = { rate: perHour / 3600, burst: perHour - 1, delay: perHour - 1 }
+  return (c) => {
+    const ip = c.req.socket.remoteAddress ?? ''
+    const r = limiter.take(prefixKey(ip, 32, 64), params, Date.now())
+    if (r.ok) return
+    c.headers['retry-after'] = String(r.retryAfterS)
+    throw new ControlError(
+      'ERR_CONTROL_RATE_LIMITED',
+      `Too many requests from this address: try again in ${r.retryAfterS} s`,
+    )
+  }
+}
+
+export function programmeRoutes(
+  app: App,
+  limits: PublicLimits = { applicationsPerHour: 10, referralsPerHour: 60 },
+): Route[] {
   const id = (c: Ctx): string => c.params['id'] ?? ''
+  const applyThrottle = publicThrottle(limits.applicationsPerHour)
+  const referralThrottle = publicThrottle(limits.referralsPerHour)
   return [
     {
       method: 'GET',
@@ -440,6 +473,7 @@ export function programmeRoutes(app: App): Route[] {
       body: ApplicationCreate,
       response: PublicView,
       handler: async (c) => {
+        applyThrottle(c)
         const a = await submitApplication(app, c.body as z.infer<typeof ApplicationCreate>)
         c.status = 201
         return { id: a.id, state: a.state }
@@ -454,6 +488,7 @@ export function programmeRoutes(app: App): Route[] {
       body: z.object({ referral: z.string().min(10).max(8192) }).strict(),
       response: PublicView,
       handler: async (c) => {
+        referralThrottle(c)
         const a = await handInReferral(app, id(c), (c.body as { referral: string }).referral)
         return { id: a.id, state: a.state }
       },

@@ -268,7 +268,7 @@ export async function startControlPlane(
       ...dashboard.routes(),
       ...protectionRoutes(app),
       ...statsRoutes(app),
-      ...programmeRoutes(app),
+      ...programmeRoutes(app, config.programme),
       ...(options.routes?.(app) ?? []),
     )
     router.add({

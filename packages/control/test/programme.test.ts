@@ -261,3 +261,28 @@ for (const be of BACKENDS) {
     },
   )
 }
+
+test('programme: the public form is rate limited per address (429 + Retry-After), nothing stored beyond it', async (t) => {
+  const h = await startHarness({ programme: { applicationsPerHour: 2 } })
+  t.after(() => h.close())
+  await h.call('PUT', '/v1/regions/ru-central', { name: 'Moscow', country: 'RU' })
+  await apply(h, 'ngo-1', 'First NGO')
+  await apply(h, 'ngo-2', 'Second NGO')
+  const third = await h.call(
+    'POST',
+    '/v1/programme/applications',
+    application('ngo-3', 'Third NGO'),
+    null,
+  )
+  assert.equal(third.status, 429, msg(third.body))
+  assert.match(msg(third.body), /^ERR_CONTROL_RATE_LIMITED: /)
+  // 2 per hour: the next one is 30 minutes away.
+  const retry = Number(third.headers.get('retry-after'))
+  assert.ok(retry > 1700 && retry <= 1800, `Retry-After ${retry}`)
+  const list = await h.call('GET', '/v1/programme/applications')
+  assert.equal((list.body['applications'] as unknown[]).length, 2, 'the refused one is not stored')
+  await assert.rejects(
+    startHarness({ programme: { applicationsPerHour: 0 } }),
+    /programme\.applicationsPerHour/,
+  )
+})
