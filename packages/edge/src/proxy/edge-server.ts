@@ -416,7 +416,8 @@ export class EdgeServer {
   }
 }
 
-function asPlainDuplex(socket: net.Socket): Duplex {
+/** A plain JS Duplex in front of `socket` (node:http2 then reads it through JS, not the handle). */
+export function asPlainDuplex(socket: net.Socket): Duplex {
   const d = new Duplex({
     read() {
       socket.resume()

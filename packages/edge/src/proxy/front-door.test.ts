@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer as createHttpServer } from 'node:http'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
-import { Duplex } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   frontDoor,
@@ -11,6 +11,7 @@ import {
   type Answer,
   type FrontDoorHandle,
 } from './front-door.ts'
+import { asPlainDuplex } from './edge-server.ts'
 
 const DENY: Answer = {
   status: 429,
@@ -70,7 +71,7 @@ async function door(
   http1.emit('listening')
   const tcp = createServer((socket) => {
     d.handles.push(
-      frontDoor<string>(o.wrapped === true ? wrap(socket) : socket, {
+      frontDoor<string>(o.wrapped === true ? asPlainDuplex(socket) : socket, {
         decide: (head) => {
           d.decided.push(head.url)
           if (head.url.startsWith('/deny')) return { kind: 'answer', answer: DENY }
@@ -93,33 +94,6 @@ async function door(
     http1.closeAllConnections()
   })
   return { ...d, port: (tcp.address() as AddressInfo).port }
-}
-
-/** A Duplex in front of `socket` that is not a net.Socket (like the TLS adapter's). */
-function wrap(socket: Socket): Duplex {
-  const d = new Duplex({
-    allowHalfOpen: true,
-    read() {
-      socket.resume()
-    },
-    write(chunk: Buffer, _e, cb) {
-      socket.write(chunk, cb)
-    },
-    final(cb) {
-      socket.end()
-      cb()
-    },
-    destroy(e, cb) {
-      socket.destroy()
-      cb(e)
-    },
-  })
-  socket.on('data', (c: Buffer) => {
-    if (!d.push(c)) socket.pause()
-  })
-  socket.on('end', () => d.push(null))
-  socket.on('close', () => d.destroy())
-  return d
 }
 
 const get = (path: string, extra = '', method = 'GET'): string =>
