@@ -29,10 +29,10 @@ export interface Signer {
 export interface SignContext {
   /** server_name from the ClientHello, if any. */
   readonly serverName?: string
-  /** The visitor's IP address (4 or 16 bytes). */
-  readonly clientIp?: Uint8Array
-  /** The address the visitor connected to (4 or 16 bytes). */
-  readonly serverIp?: Uint8Array
+  /** The visitor's IP address (4 or 16 bytes). May be a getter that looks it up on first use. */
+  readonly clientIp?: Uint8Array | undefined
+  /** The address the visitor connected to (4 or 16 bytes). May be a getter, like clientIp. */
+  readonly serverIp?: Uint8Array | undefined
   /** Aborts the signature when the connection goes away. */
   readonly signal?: AbortSignal
 }

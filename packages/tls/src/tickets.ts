@@ -13,6 +13,7 @@ import {
   type KeyObject,
 } from 'node:crypto'
 import { Reader, Writer } from '@outpost/wire'
+import { publicRandom } from './crypto/random.ts'
 
 /** One session ticket encryption key: 32 bytes, never in a string. */
 export interface Stek {
@@ -154,7 +155,7 @@ export class TicketSealer {
       (stek.id >>> 8) & 0xff,
       stek.id & 0xff,
     ])
-    const nonce = randomBytes(NONCE_BYTES)
+    const nonce = publicRandom(NONCE_BYTES)
     const c = createCipheriv('aes-256-gcm', this.#keyObject(stek.id, stek.key), nonce)
     c.setAAD(id)
     const body = c.update(plain)

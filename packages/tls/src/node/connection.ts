@@ -21,6 +21,7 @@ import {
   type TlsServerConfig,
 } from '../server/config.ts'
 import { ConnectionClosedError } from '../errors.ts'
+import type { SignContext } from '../signer.ts'
 
 type WriteCallback = (error?: Error | null) => void
 
@@ -48,11 +49,10 @@ export class TlsConnection extends Duplex {
   constructor(socket: Socket, config: TlsServerConfig | ResolvedConfig) {
     super({ allowHalfOpen: true })
     this.#socket = socket
-    // The admission hook (if any) sees the peer address.
-    this.#config = forPeer(
-      'cookieKey' in config ? config : resolveConfig(config),
-      socket.remoteAddress,
-    )
+    // The admission hook (if any) sees the peer address; without one, no
+    // getpeername system call for it.
+    const resolved = 'cookieKey' in config ? config : resolveConfig(config)
+    this.#config = resolved.admit === undefined ? resolved : forPeer(resolved, socket.remoteAddress)
     this.#conn = new ServerConnection(this.#config)
     socket.on('data', (d: Uint8Array) => {
       this.#conn.receive(d)
@@ -298,15 +298,8 @@ export class TlsConnection extends Duplex {
     if (!req) return
     const ac = new AbortController()
     this.#signing = ac
-    const clientIp = ipBytes(this.#socket.remoteAddress)
-    const serverIp = ipBytes(this.#socket.localAddress)
     req.signer
-      .sign(req.scheme, req.content, {
-        ...(req.serverName !== undefined ? { serverName: req.serverName } : {}),
-        ...(clientIp ? { clientIp } : {}),
-        ...(serverIp ? { serverIp } : {}),
-        signal: ac.signal,
-      })
+      .sign(req.scheme, req.content, new SocketSignContext(this.#socket, req.serverName, ac.signal))
       .then(
         (sig) => {
           this.#signing = undefined
@@ -340,6 +333,31 @@ export class TlsConnection extends Duplex {
     setTimeout(() => {
       this.destroy()
     }, 1000).unref()
+  }
+}
+
+/**
+ * The SignContext of a handshake on `socket`. The addresses are looked up (a
+ * getsockname/getpeername system call each, then parsed) only when the signer
+ * reads them: a remote signer forwards them, a local one never asks.
+ */
+class SocketSignContext implements SignContext {
+  readonly #socket: Socket
+  readonly serverName?: string
+  readonly signal: AbortSignal
+
+  constructor(socket: Socket, serverName: string | undefined, signal: AbortSignal) {
+    this.#socket = socket
+    if (serverName !== undefined) this.serverName = serverName
+    this.signal = signal
+  }
+
+  get clientIp(): Uint8Array | undefined {
+    return ipBytes(this.#socket.remoteAddress)
+  }
+
+  get serverIp(): Uint8Array | undefined {
+    return ipBytes(this.#socket.localAddress)
   }
 }
 

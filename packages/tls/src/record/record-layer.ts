@@ -123,10 +123,6 @@ export class RecordDecrypter extends HalfConn {
 /** The write direction: seals records. */
 export class RecordEncrypter extends HalfConn {
   /**
-   * One TLSCiphertext record carrying `content` (at most 2^14 bytes) of `type`,
-   * with `padBytes` zeros of padding (RFC 8446 §5.4).
-   */
-  /**
    * Like `encrypt`, but appends the record to `out` as pieces (header,
    * ciphertext, tag) without copying the ciphertext into one buffer: the bulk
    * write path hands the pieces to the socket as they are.
@@ -148,6 +144,10 @@ export class RecordEncrypter extends HalfConn {
     out.push(c.getAuthTag())
   }
 
+  /**
+   * One TLSCiphertext record carrying `content` (at most 2^14 bytes) of `type`,
+   * with `padBytes` zeros of padding (RFC 8446 §5.4).
+   */
   encrypt(type: ContentType, content: Uint8Array, padBytes = 0): Uint8Array {
     const innerLen = content.length + 1 + padBytes
     const len = innerLen + TAG_BYTES
@@ -157,25 +157,23 @@ export class RecordEncrypter extends HalfConn {
     out[2] = 3
     out[3] = len >>> 8
     out[4] = len & 0xff
+    // TLSInnerPlaintext (RFC 8446 §5.2) laid out where its ciphertext goes:
+    // content ‖ type ‖ zeros, sealed with one update() and overwritten by it.
+    const inner = out.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + innerLen)
+    inner.set(content)
+    inner[content.length] = type
     const c = createCipheriv(this.suite.aead as 'aes-128-gcm', this.key, this.nextNonce(), {
       authTagLength: TAG_BYTES,
     })
     c.setAAD(out.subarray(0, RECORD_HEADER_BYTES))
-    let at = RECORD_HEADER_BYTES
-    if (content.length > 0) {
-      const a = c.update(content)
-      out.set(a, at)
-      at += a.length
-    }
-    const tail = new Uint8Array(1 + padBytes)
-    tail[0] = type
-    const b = c.update(tail)
-    out.set(b, at)
-    at += b.length
+    const sealed = c.update(inner)
     const f = c.final()
-    out.set(f, at)
-    at += f.length
-    out.set(c.getAuthTag(), at)
+    if (sealed.length + f.length !== innerLen) {
+      throw new InternalError('Cannot protect record: the AEAD changed the length')
+    }
+    inner.set(sealed)
+    inner.set(f, sealed.length)
+    out.set(c.getAuthTag(), RECORD_HEADER_BYTES + innerLen)
     return out
   }
 }

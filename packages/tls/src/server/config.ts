@@ -9,6 +9,7 @@ import { CipherSuite, NamedGroup } from '../constants.ts'
 import type { CertificateSource } from '../certificates.ts'
 import { SUITES, type SuiteParams } from '../crypto/suites.ts'
 import { SUPPORTED_GROUPS } from '../crypto/key-exchange.ts'
+import { publicRandom } from '../crypto/random.ts'
 import { RotatingStekProvider, TicketSealer, type StekProvider } from '../tickets.ts'
 
 /** How much zero padding to add to each protected record (RFC 8446 §5.4). */
@@ -50,7 +51,7 @@ export interface TlsServerConfig {
   /** Node adapter: close after this long without traffic; default 120000; 0 disables. */
   readonly idleTimeoutMs?: number
   readonly recordPadding?: RecordPaddingPolicy
-  /** Randomness (ServerHello.random, ticket fields); default crypto.randomBytes. Tests pass a fixed source. */
+  /** Randomness (ServerHello.random, ticket fields); default a CSPRNG pool (crypto/random.ts). Tests pass a fixed source. */
   readonly random?: (bytes: number) => Uint8Array
   /** Clock in ms for ticket ages; default Date.now. */
   readonly now?: () => number
@@ -114,7 +115,7 @@ export function resolveConfig(config: TlsServerConfig): ResolvedConfig {
     handshakeTimeoutMs: config.handshakeTimeoutMs ?? 10_000,
     idleTimeoutMs: config.idleTimeoutMs ?? 120_000,
     recordPadding: config.recordPadding ?? 'none',
-    random: config.random ?? ((n) => randomBytes(n)),
+    random: config.random ?? publicRandom,
     now: config.now ?? Date.now,
     cookieKey: new Uint8Array(randomBytes(32)),
     admit: config.admit,

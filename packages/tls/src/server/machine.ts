@@ -74,6 +74,9 @@ const MAX_EARLY_DATA_SKIP_BYTES = 1 << 16
 const MAX_BUFFERED_WHILE_SIGNING = 1 << 16
 /** Send our own KeyUpdate well before the per-key record limit. */
 const AUTO_KEY_UPDATE_RECORDS = 2 ** 23
+const DECODER = new TextDecoder()
+/** Application data records smaller than this are sealed into a single buffer. */
+const SEAL_IN_ONE_BUFFER_BELOW = 4096
 
 export class ServerConnection {
   readonly #config: ResolvedConfig
@@ -97,6 +100,7 @@ export class ServerConnection {
   #peerClosed = false
   #closeSent = false
   #negotiated: Negotiated | undefined
+  #info: { negotiated: Negotiated; info: ConnectionInfo } | undefined
   #handshakeComplete = false
   readonly #io: HandshakeIo
 
@@ -188,12 +192,14 @@ export class ServerConnection {
     }
     for (let at = 0; at < data.length; at += MAX_PLAINTEXT_BYTES) {
       const chunk = data.subarray(at, Math.min(data.length, at + MAX_PLAINTEXT_BYTES))
-      this.#writer.encryptParts(
-        ContentType.ApplicationData,
-        chunk,
-        this.#padFor(chunk.length),
-        this.#out,
-      )
+      const pad = this.#padFor(chunk.length)
+      // A small record is sealed into one buffer (one AEAD update, one piece to
+      // write); a large one as pieces, so its plaintext is not copied first.
+      if (chunk.length < SEAL_IN_ONE_BUFFER_BELOW) {
+        this.#out.push(this.#writer.encrypt(ContentType.ApplicationData, chunk, pad))
+      } else {
+        this.#writer.encryptParts(ContentType.ApplicationData, chunk, pad, this.#out)
+      }
       if (this.#writer.seq >= AUTO_KEY_UPDATE_RECORDS)
         this.#sendKeyUpdate(KeyUpdateRequest.update_not_requested)
     }
@@ -241,20 +247,23 @@ export class ServerConnection {
     return this.#state.kind
   }
 
+  /** Negotiated parameters (fixed once the ServerHello is decided, so built once). */
   getInfo(): ConnectionInfo | undefined {
     const n = this.#negotiated
     if (!n) return undefined
-    const dec = new TextDecoder()
-    return {
+    if (this.#info?.negotiated === n) return this.#info.info
+    const info: ConnectionInfo = {
       version: 'TLSv1.3',
       cipherSuite: nameOfCipherSuite(n.suite.id),
       group: nameOfNamedGroup(n.group),
       ...(n.scheme !== undefined ? { signatureScheme: nameOfSignatureScheme(n.scheme) } : {}),
-      ...(n.alpn !== undefined ? { alpnProtocol: dec.decode(n.alpn) } : {}),
+      ...(n.alpn !== undefined ? { alpnProtocol: DECODER.decode(n.alpn) } : {}),
       ...(n.serverName !== undefined ? { serverName: n.serverName } : {}),
       resumed: n.resumed,
       helloRetry: n.helloRetry,
     }
+    this.#info = { negotiated: n, info }
+    return info
   }
 
   // --- record layer -----------------------------------------------------------
