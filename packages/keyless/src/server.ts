@@ -12,11 +12,14 @@
  *  - in-flight work: at most `maxInFlight` handler calls per connection. A
  *    request beyond that is answered at once with ErrorCode.Busy rather than
  *    queued, so the client can fail over instead of waiting.
- *  - buffered output: answers are collected and written together, once per
- *    read (answers a synchronous handler gives while a chunk is being parsed)
- *    or once per turn of the microtask queue (answers that settle later), so
- *    that many answers share one TLS record and one syscall instead of one
- *    each. When the socket's write buffer passes `highWaterMarkBytes`
+ *  - buffered output: answers are collected and written together once per
+ *    turn of the event loop (in its check phase, setImmediate), whether a
+ *    synchronous handler gave them while a chunk was parsed or they settled
+ *    later. One socket read of TLS usually yields several 'data' events (one
+ *    per TLS record, 16 KiB), and every connection read in the same poll
+ *    phase is answered in that turn, so many answers share one write: one
+ *    SSL_write, one syscall, one wake-up of the peer, instead of one per
+ *    record. When the socket's write buffer passes `highWaterMarkBytes`
  *    (a peer that sends but does not read), reading stops until it drains, so
  *    pipelined requests cannot grow the output buffer without bound. The
  *    deframer holds at most one partial frame (≤ 8 + 65535 bytes).
@@ -165,8 +168,7 @@ class ServerConnection {
   /** Encoded answers not yet written, and their total size. */
   #out: Uint8Array[] = []
   #outBytes = 0
-  /** True while a chunk is being parsed: answers wait for the end of the chunk. */
-  #parsing = false
+  /** A setImmediate that writes #out is pending. */
   #flushScheduled = false
   #peerEnded = false
   #paused = false
@@ -237,15 +239,9 @@ class ServerConnection {
       this.#socket.destroy()
       return
     }
-    this.#parsing = true
-    try {
-      for (const bytes of frames) {
-        if (this.#closed) return
-        this.#onFrame(bytes)
-      }
-    } finally {
-      this.#parsing = false
-      this.#flush()
+    for (const bytes of frames) {
+      if (this.#closed) return
+      this.#onFrame(bytes)
     }
   }
 
@@ -335,7 +331,7 @@ class ServerConnection {
     this.#respond(id, errorResponse(ErrorCode.Internal))
   }
 
-  /** Encodes an answer and queues it for the next #flush. */
+  /** Encodes an answer and queues it for the write at the end of this turn of the event loop. */
   #respond(id: number, op: Operation): void {
     if (this.#closed || !this.#socket.writable) return
     let bytes: Uint8Array
@@ -347,17 +343,19 @@ class ServerConnection {
     }
     this.#out.push(bytes)
     this.#outBytes += bytes.length
-    if (this.#parsing || this.#flushScheduled) return
-    // Settled outside a read (an asynchronous handler): write once the
-    // microtask queue has drained, together with every answer settled in it.
+    if (this.#flushScheduled) return
+    // Written in the check phase, after every read of this poll phase has
+    // been parsed and answered (TLS hands over one record per 'data' event).
     this.#flushScheduled = true
-    process.nextTick(() => {
-      this.#flushScheduled = false
-      this.#flush()
-    })
+    setImmediate(this.#flushNow)
   }
 
-  /** Writes every queued answer in one write (one TLS record per 16 KiB, one syscall). */
+  readonly #flushNow = (): void => {
+    this.#flushScheduled = false
+    this.#flush()
+  }
+
+  /** Writes every queued answer in one write (one SSL_write, one syscall). */
   #flush(): void {
     const out = this.#out
     if (out.length === 0) return
