@@ -1,13 +1,119 @@
 /**
  * Prometheus metrics (prom-client), on their own registry so several servers
  * can run in one process (tests, `outpost up`).
+ *
+ * Per request the key server records one sample: an operation count by
+ * opcode and result, and a latency observation by opcode. Both are kept as
+ * plain counts in typed arrays (a sample is a few stores: no label hashing,
+ * no object), and reach prom-client at scrape time: the counts as increments
+ * of its counter, the histogram as a metric object registered in the same
+ * registry, whose exposition is what prom-client's Histogram gives for the
+ * same samples (metrics.test.ts holds the two equal).
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 
-/** Samples held between scrapes before they are moved into prom-client. */
-const SAMPLE_BUFFER = 65_536
+/** Upper bounds, in seconds, of the operation latency histogram. */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1,
+]
+const BUCKETS = LATENCY_BUCKETS.length
+// A histogram row: the bucket counts (not cumulative), then count, then sum.
+const ROW = BUCKETS + 2
+
+interface MetricValue {
+  labels: Record<string, string | number>
+  value: number
+  metricName: string
+}
+
+/** `outpost_keyserver_operation_duration_seconds`: latency by opcode, one row per opcode. */
+export class LatencyHistogram {
+  readonly name = 'outpost_keyserver_operation_duration_seconds'
+  readonly help = 'Time from request to answer inside the key server, by opcode'
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  readonly #opcodes: string[] = []
+  readonly #rows = new Map<string, number>()
+  #data = new Float64Array(0)
+
+  /** The row of `opcode`, created on first use; callers on the hot path keep it. */
+  row(opcode: string): number {
+    let r = this.#rows.get(opcode)
+    if (r === undefined) {
+      r = this.#opcodes.length
+      this.#opcodes.push(opcode)
+      this.#rows.set(opcode, r)
+      const grown = new Float64Array((r + 1) * ROW)
+      grown.set(this.#data)
+      this.#data = grown
+    }
+    return r
+  }
+
+  /** One observation in `row`; a value above every bound only counts towards +Inf. */
+  observe(row: number, seconds: number): void {
+    const d = this.#data
+    const at = row * ROW
+    for (let i = 0; i < BUCKETS; i++) {
+      if (seconds <= (LATENCY_BUCKETS[i] as number)) {
+        d[at + i] = (d[at + i] as number) + 1
+        break
+      }
+    }
+    d[at + BUCKETS] = (d[at + BUCKETS] as number) + 1
+    d[at + BUCKETS + 1] = (d[at + BUCKETS + 1] as number) + seconds
+  }
+
+  /** The values in the form prom-client's registry formats (that of its Histogram). */
+  get(): Promise<{
+    name: string
+    help: string
+    type: string
+    aggregator: string
+    values: MetricValue[]
+  }> {
+    const values: MetricValue[] = []
+    const bucket = `${this.name}_bucket`
+    const d = this.#data
+    for (let r = 0; r < this.#opcodes.length; r++) {
+      const opcode = this.#opcodes[r] as string
+      const at = r * ROW
+      let acc = 0
+      for (let i = 0; i < BUCKETS; i++) {
+        acc += d[at + i] as number
+        values.push({
+          labels: { le: LATENCY_BUCKETS[i] as number, opcode },
+          value: acc,
+          metricName: bucket,
+        })
+      }
+      const count = d[at + BUCKETS] as number
+      values.push(
+        { labels: { le: '+Inf', opcode }, value: count, metricName: bucket },
+        {
+          labels: { opcode },
+          value: d[at + BUCKETS + 1] as number,
+          metricName: `${this.name}_sum`,
+        },
+        { labels: { opcode }, value: count, metricName: `${this.name}_count` },
+      )
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    })
+  }
+
+  /** For Registry#resetMetrics. */
+  reset(): void {
+    this.#data.fill(0)
+  }
+}
 
 export class KeyServerMetrics {
   readonly registry = new Registry()
@@ -17,13 +123,7 @@ export class KeyServerMetrics {
     labelNames: ['opcode', 'result'] as const,
     registers: [this.registry],
   })
-  readonly latency = new Histogram({
-    name: 'outpost_keyserver_operation_duration_seconds',
-    help: 'Time from request to answer inside the key server, by opcode',
-    labelNames: ['opcode'] as const,
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
-    registers: [this.registry],
-  })
+  readonly latency = new LatencyHistogram()
   readonly inFlight = new Gauge({
     name: 'outpost_keyserver_in_flight',
     help: 'Key operations in flight over all connections',
@@ -45,22 +145,15 @@ export class KeyServerMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
-  // Samples recorded since the last scrape, replayed into prom-client at
-  // scrape time (or when the buffer is full): per request, two typed-array
-  // stores (a slot number for the opcode/result pair and the seconds) instead
-  // of a labelled counter and histogram update, and no allocation.
-  readonly #slots: {
-    opcode: string
-    result: string
-    inc: () => void
-    observe: (v: number) => void
-  }[] = []
+  // One slot per opcode/result pair: its histogram row, and its operation
+  // count since the last flush into `operations`.
+  readonly #slots: { opcode: string; result: string; row: number }[] = []
   readonly #slotIds = new Map<string, Map<string, number>>()
-  #pendingSlot = new Uint32Array(SAMPLE_BUFFER)
-  #pendingSeconds = new Float64Array(SAMPLE_BUFFER)
-  #pending = 0
+  #pending = new Float64Array(16)
 
   constructor() {
+    // The registry formats any object with name, help, type and get().
+    this.registry.registerMetric(this.latency as unknown as Metric)
     collectDefaultMetrics({ register: this.registry, prefix: 'outpost_keyserver_' })
   }
 
@@ -77,18 +170,12 @@ export class KeyServerMetrics {
     let id = byResult.get(result)
     if (id === undefined) {
       id = this.#slots.length
-      const c = this.operations.labels(opcode, result)
-      const h = this.latency.labels(opcode)
-      this.#slots.push({
-        opcode,
-        result,
-        inc: () => {
-          c.inc()
-        },
-        observe: (v) => {
-          h.observe(v)
-        },
-      })
+      this.#slots.push({ opcode, result, row: this.latency.row(opcode) })
+      if (id >= this.#pending.length) {
+        const grown = new Float64Array(this.#pending.length * 2)
+        grown.set(this.#pending)
+        this.#pending = grown
+      }
       byResult.set(result, id)
     }
     return id
@@ -101,22 +188,21 @@ export class KeyServerMetrics {
 
   /** Counts one finished operation of a slot from {@link slot}. */
   recordSlot(slot: number, seconds: number): void {
-    const i = this.#pending
-    this.#pendingSlot[i] = slot
-    this.#pendingSeconds[i] = seconds
-    this.#pending = i + 1
-    if (i + 1 === SAMPLE_BUFFER) this.flush()
+    const s = this.#slots[slot]
+    if (s === undefined) return
+    this.#pending[slot] = (this.#pending[slot] as number) + 1
+    this.latency.observe(s.row, seconds)
   }
 
-  /** Moves recorded samples into the prom-client metrics. */
+  /** Adds the operations counted since the last flush to prom-client's counter. */
   flush(): void {
-    const n = this.#pending
-    this.#pending = 0
-    for (let i = 0; i < n; i++) {
-      const s = this.#slots[this.#pendingSlot[i] as number]
-      if (s === undefined) continue
-      s.inc()
-      s.observe(this.#pendingSeconds[i] as number)
+    const pending = this.#pending
+    for (let i = 0; i < this.#slots.length; i++) {
+      const n = pending[i] as number
+      if (n === 0) continue
+      pending[i] = 0
+      const s = this.#slots[i] as { opcode: string; result: string }
+      this.operations.labels(s.opcode, s.result).inc(n)
     }
   }
 
