@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { hash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AuditLog, verifyAuditFile, verifyAuditText, type AuditEntry } from './audit.ts'
@@ -139,4 +140,64 @@ test('AuditLog.open() refuses to continue a file whose last line is not a record
   const file = join(dir, 'audit.log')
   writeFileSync(file, 'garbage\n')
   await assert.rejects(AuditLog.open(file), /last line is not JSON/)
+})
+
+test('AuditLog writes each record as JSON.stringify would, chained line by line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'audit-'))
+  t.after(() => {
+    rmSync(dir, { recursive: true })
+  })
+  const file = join(dir, 'audit.log')
+  // Continue a chain just below a power of ten, so seq changes digit count.
+  const first = JSON.stringify({ seq: 99_997, prev: '0'.repeat(64) })
+  writeFileSync(file, first + '\n')
+  const long = 'a'.repeat(3000) + '.example'
+  const entries: AuditEntry[] = [
+    entry(1),
+    entry(1), // same fields again: the encoded middle is reused
+    { ...entry(2), latencyUs: 0 },
+    { ...entry(2), latencyUs: 99.5 },
+    { ...entry(2), latencyUs: Number.NaN },
+    { ...entry(2), latencyUs: -3 },
+    { ...entry(2), latencyUs: 1e21 },
+    { ...entry(2), latencyUs: 123_456_789_012 },
+    { ...entry(3), sni: 'bücher.example', node: null, ski: null, clientIp: null },
+    { ...entry(3), sni: '\u2028"\\\u0001' },
+    { ...entry(4), sni: long }, // longer than the scratch buffer
+    entry(4),
+  ]
+  const log = await AuditLog.open(file)
+  // Two batches: one written at the end of a turn, one by close().
+  entries.slice(0, 5).forEach((e) => {
+    log.append(e)
+  })
+  await new Promise((r) => setImmediate(r))
+  entries.slice(5).forEach((e) => {
+    log.append(e)
+  })
+  await log.close()
+  const lines = readFileSync(file, 'utf8').split('\n')
+  assert.equal(lines.pop(), '', 'every line ends in a newline')
+  assert.equal(lines.length, entries.length + 1)
+  let prev = hash('sha256', first)
+  entries.forEach((e, i) => {
+    const line = lines[i + 1] as string
+    const time = (JSON.parse(line) as { time: string }).time
+    assert.match(time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    const expected = JSON.stringify({
+      seq: 99_998 + i,
+      prev,
+      time,
+      node: e.node,
+      ski: e.ski,
+      op: e.op,
+      sni: e.sni,
+      clientIp: e.clientIp,
+      result: e.result,
+      latencyUs: Number.isFinite(e.latencyUs) ? Math.round(e.latencyUs) : 0,
+    })
+    assert.equal(line, expected, `line ${i + 2}`)
+    prev = hash('sha256', line)
+  })
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, count: entries.length + 1 })
 })
