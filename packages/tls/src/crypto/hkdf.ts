@@ -13,22 +13,35 @@ import { HmacSha256 } from './sha256.ts'
 import type { HashName } from './suites.ts'
 
 const LABEL_PREFIX = new TextEncoder().encode('tls13 ')
-const labelCache = new Map<string, Uint8Array>()
 
-/** Labels are a handful of constants; encode each once. */
-function labelBytes(label: string): Uint8Array {
-  let b = labelCache.get(label)
+/**
+ * The HkdfLabel bytes before the context (RFC 8446 §7.1): uint16 length,
+ * label<7..255> = "tls13 " + Label, and the context's length byte. A handful
+ * of (label, length, context length) combinations occur; each is encoded once.
+ */
+const labelPrefixes = new Map<string, Uint8Array>()
+
+function labelPrefix(label: string, length: number, contextLength: number): Uint8Array {
+  const key = `${label}/${length}/${contextLength}`
+  let b = labelPrefixes.get(key)
   if (!b) {
-    b = new TextEncoder().encode(label)
-    if (labelCache.size < 64) labelCache.set(label, b)
+    const l = new TextEncoder().encode(label)
+    b = new Uint8Array(2 + 1 + LABEL_PREFIX.length + l.length + 1)
+    b[0] = length >>> 8
+    b[1] = length & 0xff
+    b[2] = LABEL_PREFIX.length + l.length
+    b.set(LABEL_PREFIX, 3)
+    b.set(l, 3 + LABEL_PREFIX.length)
+    b[b.length - 1] = contextLength
+    if (labelPrefixes.size < 256) labelPrefixes.set(key, b)
   }
   return b
 }
 
 /** An HMAC key prepared for several MACs; `drop()` zeroises what JavaScript can reach. */
 export interface MacKey {
-  /** HMAC(key, a ‖ b ‖ c). */
-  mac(a: Uint8Array, b?: Uint8Array, c?: Uint8Array): Uint8Array
+  /** HMAC(key, a ‖ b ‖ c), truncated to `length` bytes (default: the whole MAC). */
+  mac(a: Uint8Array, b?: Uint8Array, c?: Uint8Array, length?: number): Uint8Array
   drop(): void
 }
 
@@ -42,12 +55,17 @@ class NodeMacKey implements MacKey {
     this.#key = hmacKey(key)
   }
 
-  mac(a: Uint8Array, b?: Uint8Array, c?: Uint8Array): Uint8Array {
+  mac(a: Uint8Array, b?: Uint8Array, c?: Uint8Array, length?: number): Uint8Array {
     const h = createHmac(this.#hash, this.#key).update(a)
     if (b) h.update(b)
     if (c) h.update(c)
     const d = h.digest()
-    return new Uint8Array(d.buffer, d.byteOffset, d.length)
+    if (length === undefined || length === d.length) {
+      return new Uint8Array(d.buffer, d.byteOffset, d.length)
+    }
+    const out = new Uint8Array(d.subarray(0, length))
+    d.fill(0)
+    return out
   }
 
   /** Releases the KeyObject (Node clears its native copy when it is collected). */
@@ -119,16 +137,20 @@ export function hkdfExpandLabel(
   context: Uint8Array,
   length: number,
 ): Uint8Array {
-  const l = labelBytes(label)
-  const info = new Uint8Array(2 + 1 + LABEL_PREFIX.length + l.length + 1 + context.length)
-  info[0] = length >>> 8
-  info[1] = length & 0xff
-  info[2] = LABEL_PREFIX.length + l.length
-  info.set(LABEL_PREFIX, 3)
-  info.set(l, 3 + LABEL_PREFIX.length)
-  info[3 + LABEL_PREFIX.length + l.length] = context.length
-  info.set(context, 4 + LABEL_PREFIX.length + l.length)
-  return hkdfExpand(hash, secret, info, length)
+  const prefix = labelPrefix(label, length, context.length)
+  const hashLen = hash === 'sha256' ? 32 : 48
+  if (length > hashLen) {
+    const info = new Uint8Array(prefix.length + context.length)
+    info.set(prefix)
+    info.set(context, prefix.length)
+    return hkdfExpand(hash, secret, info, length)
+  }
+  // One block, as every TLS 1.3 label: T(1) = HMAC(Secret, HkdfLabel ‖ 0x01),
+  // without assembling HkdfLabel first.
+  const key = secret instanceof Uint8Array ? macKey(hash, secret) : secret
+  const t1 = key.mac(prefix, context, COUNTER[0], length)
+  if (key !== secret) key.drop()
+  return t1
 }
 
 /** Derive-Secret(Secret, Label, Messages) with Messages already hashed (RFC 8446 §7.1). */

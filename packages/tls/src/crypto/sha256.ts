@@ -212,37 +212,45 @@ const OPAD = 0x5c
 /** Scratch for {@link HmacSha256.mac}: a running state and a block, zeroised after each MAC. */
 const MAC_STATE = new Int32Array(8)
 const MAC_BLOCK = new Uint8Array(SHA256_BLOCK_BYTES)
+/** The inner hash, then the MAC before truncation. */
+const MAC_INNER = new Uint8Array(SHA256_BYTES)
+
+/** Feeds `p` into MAC_STATE through MAC_BLOCK, which holds `filled` bytes; returns the new fill. */
+function absorb(p: Uint8Array, filled: number): number {
+  const st = MAC_STATE
+  const block = MAC_BLOCK
+  const n = p.length
+  let at = 0
+  while (at < n) {
+    if (filled === 0 && n - at >= SHA256_BLOCK_BYTES) {
+      compress(st, p, at)
+      at += SHA256_BLOCK_BYTES
+      continue
+    }
+    const k = Math.min(n - at, SHA256_BLOCK_BYTES - filled)
+    block.set(k === n ? p : p.subarray(at, at + k), filled)
+    filled += k
+    at += k
+    if (filled === SHA256_BLOCK_BYTES) {
+      compress(st, block, 0)
+      filled = 0
+    }
+  }
+  return filled
+}
 
 /**
  * Hashes `parts` into MAC_STATE, which holds a state after one 64-byte block
- * (an HMAC pad), then pads (FIPS 180-4 §5.1.1) and writes the hash to `out`.
+ * (an HMAC pad), then pads (FIPS 180-4 §5.1.1): MAC_STATE ends as the hash.
  */
-function finishAfterPad(parts: readonly (Uint8Array | undefined)[], out: Uint8Array): void {
-  const st = MAC_STATE
+function finishAfterPad(a: Uint8Array, b: Uint8Array | undefined, c: Uint8Array | undefined): void {
+  let filled = absorb(a, 0)
+  if (b) filled = absorb(b, filled)
+  if (c) filled = absorb(c, filled)
   const block = MAC_BLOCK
-  let filled = 0
-  let bytes = SHA256_BLOCK_BYTES
-  for (const p of parts) {
-    if (!p) continue
-    const n = p.length
-    bytes += n
-    let at = 0
-    while (at < n) {
-      if (filled === 0 && n - at >= SHA256_BLOCK_BYTES) {
-        compress(st, p, at)
-        at += SHA256_BLOCK_BYTES
-        continue
-      }
-      const k = Math.min(n - at, SHA256_BLOCK_BYTES - filled)
-      block.set(k === n ? p : p.subarray(at, at + k), filled)
-      filled += k
-      at += k
-      if (filled === SHA256_BLOCK_BYTES) {
-        compress(st, block, 0)
-        filled = 0
-      }
-    }
-  }
+  const st = MAC_STATE
+  const bytes = SHA256_BLOCK_BYTES + a.length + (b ? b.length : 0) + (c ? c.length : 0)
+  if (bytes >= 0x20000000) throw new RangeError('Cannot MAC 512 MiB or more in one call')
   block[filled] = 0x80
   block.fill(0, filled + 1)
   if (filled + 1 > SHA256_BLOCK_BYTES - 8) {
@@ -256,7 +264,6 @@ function finishAfterPad(parts: readonly (Uint8Array | undefined)[], out: Uint8Ar
   block[62] = (bits >>> 8) & 0xff
   block[63] = bits & 0xff
   compress(st, block, 0)
-  writeState(st, out, 0)
 }
 
 /**
@@ -265,8 +272,8 @@ function finishAfterPad(parts: readonly (Uint8Array | undefined)[], out: Uint8Ar
  * blocks plus one block for the outer hash.
  */
 export class HmacSha256 {
-  readonly #inner = new Int32Array(8)
-  readonly #outer = new Int32Array(8)
+  /** The inner state (words 0–7) and the outer state (words 8–15). */
+  readonly #states = new Int32Array(16)
 
   constructor(key: Uint8Array) {
     const block = MAC_BLOCK
@@ -275,31 +282,39 @@ export class HmacSha256 {
     if (key.length > SHA256_BLOCK_BYTES) new Sha256().update(key).digestInto(block)
     else block.set(key)
     for (let i = 0; i < SHA256_BLOCK_BYTES; i++) block[i] = (block[i] as number) ^ IPAD
-    this.#inner.set(IV)
-    compress(this.#inner, block, 0)
+    const st = MAC_STATE
+    st.set(IV)
+    compress(st, block, 0)
+    this.#states.set(st)
     for (let i = 0; i < SHA256_BLOCK_BYTES; i++) block[i] = (block[i] as number) ^ IPAD ^ OPAD
-    this.#outer.set(IV)
-    compress(this.#outer, block, 0)
+    st.set(IV)
+    compress(st, block, 0)
+    this.#states.set(st, 8)
+    st.fill(0)
     block.fill(0)
     W.fill(0)
   }
 
-  /** HMAC(key, a ‖ b ‖ c). */
-  mac(a: Uint8Array, b?: Uint8Array, c?: Uint8Array): Uint8Array {
-    const out = new Uint8Array(SHA256_BYTES)
-    MAC_STATE.set(this.#inner)
-    finishAfterPad([a, b, c], out)
-    MAC_STATE.set(this.#outer)
-    finishAfterPad([out], out)
+  /** HMAC(key, a ‖ b ‖ c), truncated to `length` bytes (at most 32). */
+  mac(a: Uint8Array, b?: Uint8Array, c?: Uint8Array, length = SHA256_BYTES): Uint8Array {
+    const states = this.#states
+    for (let i = 0; i < 8; i++) MAC_STATE[i] = states[i] as number
+    finishAfterPad(a, b, c)
+    writeState(MAC_STATE, MAC_INNER, 0)
+    for (let i = 0; i < 8; i++) MAC_STATE[i] = states[i + 8] as number
+    finishAfterPad(MAC_INNER, undefined, undefined)
+    writeState(MAC_STATE, MAC_INNER, 0)
+    const out = new Uint8Array(length)
+    for (let i = 0; i < length; i++) out[i] = MAC_INNER[i] as number
     MAC_STATE.fill(0)
     MAC_BLOCK.fill(0)
+    MAC_INNER.fill(0)
     W.fill(0)
     return out
   }
 
   /** Zeroises the prepared key. */
   drop(): void {
-    this.#inner.fill(0)
-    this.#outer.fill(0)
+    this.#states.fill(0)
   }
 }

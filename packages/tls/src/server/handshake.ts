@@ -669,10 +669,12 @@ export function handleClientFinished(
   io.requireRecordBoundary()
   io.setReadKeys(suite, state.keys.clientApplicationTrafficSecret0)
   state.keys.clientApplicationTrafficSecret0.fill(0)
-  const rms = state.keys.resumptionMasterSecret(state.transcript.current())
+  if (io.config.tickets && io.config.ticketsPerHandshake > 0) {
+    const rms = state.keys.resumptionMasterSecret(state.transcript.current())
+    sendSessionTickets(rms, state.negotiated, io)
+    rms.fill(0)
+  }
   state.keys.drop()
-  sendSessionTickets(rms, state.negotiated, io)
-  rms.fill(0)
   return { kind: 'Traffic', negotiated: state.negotiated }
 }
 
