@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { ErrorCode, Op, type Operation, type PeerInfo } from './_keyless.ts'
+import type { AuditEntry, AuditLog } from './audit.ts'
 import { createHandler, ipText } from './handler.ts'
 import type { Keystore, KeystoreKey } from './keystore.ts'
 import { softwareKeyFrom } from './keys.ts'
@@ -178,4 +179,42 @@ test('handler looks each SKI up afresh when a connection switches keys (no stale
   assert.equal((await handler({ ...sign, ski: reused }, peer, signal)).opcode, Op.Response)
   reused.set(other)
   assert.equal(code(await handler({ ...sign, ski: reused }, peer, signal)), ErrorCode.KeyNotFound)
+})
+
+test('handler audits the client IP of every request, also when a connection switches visitors', async () => {
+  const entries: AuditEntry[] = []
+  const { handler } = createHandler({
+    keystore: () => fakeKeystore(softwareBackend(soft)),
+    revocations: new RevocationList(undefined, () => undefined),
+    buckets: new TokenBuckets(1000, 1000),
+    audit: { append: (e: AuditEntry) => entries.push(e) } as unknown as AuditLog,
+    metrics: new KeyServerMetrics(),
+    requireNodeIdentity: true,
+    maxInFlightTotal: 100,
+  })
+  const peer: PeerInfo = { ...node }
+  const v6 = Uint8Array.of(192, 0, 2, 1, ...new Array<number>(11).fill(0), 7)
+  const reused = Uint8Array.of(192, 0, 2, 1)
+  const ips: (Uint8Array | undefined)[] = [
+    Uint8Array.of(192, 0, 2, 1),
+    Uint8Array.of(192, 0, 2, 1),
+    v6, // starts with the same four bytes as the IPv4 address before
+    Uint8Array.of(198, 51, 100, 7),
+    reused,
+    undefined,
+    reused,
+  ]
+  const expected: (string | null)[] = []
+  for (const [i, ip] of ips.entries()) {
+    if (i === 6) reused.set([203, 0, 113, 9]) // same array, new contents
+    expected.push(ipText(ip?.slice()))
+    const a = await handler(ip === undefined ? sign : { ...sign, clientIp: ip }, peer, signal)
+    assert.equal(a.opcode, Op.Response)
+  }
+  assert.deepEqual(
+    entries.map((e) => e.clientIp),
+    expected,
+  )
+  assert.equal(expected[6], '203.0.113.9')
+  assert.equal(expected[2], 'c000:201:0:0:0:0:0:7')
 })

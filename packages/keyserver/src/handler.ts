@@ -68,28 +68,50 @@ export function ipText(ip: Uint8Array | undefined): string | null {
   return toHex(ip)
 }
 
-// The SKI a connection used last, as hex: edges sign with the same few keys,
-// so this skips building (and hashing, in the keystore lookup) a new string
-// per request. Only the text form is cached; the key itself is looked up, and
-// seal state, revocation and policy checked, on every request.
-const lastSki = new WeakMap<PeerInfo, { ski: Uint8Array; hex: string }>()
+/** Whether the first `n` bytes of `a` and `b` are equal (both at least `n` long). */
+function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false
+  return true
+}
 
-function skiHexOf(peer: PeerInfo, ski: Uint8Array | undefined): string | null {
-  if (ski?.length !== 20) return null
-  const last = lastSki.get(peer)
-  if (last !== undefined) {
-    let same = true
-    for (let i = 0; i < 20; i++) {
-      if (last.ski[i] !== ski[i]) {
-        same = false
-        break
-      }
-    }
-    if (same) return last.hex
+// What a connection sent last, in text form: edges sign with the same few
+// keys for the same few visitors in a row, so this skips building (and, for
+// the SKI, hashing in the keystore lookup) new strings per request. Only
+// text forms are cached, compared byte for byte; the key itself is looked
+// up, and seal state, revocation and policy checked, on every request.
+interface PeerTexts {
+  ski: Uint8Array
+  skiHex: string | null
+  ip: Uint8Array
+  ipLength: number
+  ipText: string | null
+}
+const peerTexts = new WeakMap<PeerInfo, PeerTexts>()
+
+function textsOf(peer: PeerInfo): PeerTexts {
+  let t = peerTexts.get(peer)
+  if (t === undefined) {
+    t = { ski: new Uint8Array(20), skiHex: null, ip: new Uint8Array(16), ipLength: 0, ipText: null }
+    peerTexts.set(peer, t)
   }
-  const hex = toHex(ski)
-  lastSki.set(peer, { ski: ski.slice(), hex })
-  return hex
+  return t
+}
+
+function skiHexOf(t: PeerTexts, ski: Uint8Array | undefined): string | null {
+  if (ski?.length !== 20) return null
+  if (t.skiHex !== null && sameBytes(t.ski, ski, 20)) return t.skiHex
+  t.ski.set(ski)
+  return (t.skiHex = toHex(ski))
+}
+
+function ipTextOf(t: PeerTexts, ip: Uint8Array | undefined): string | null {
+  if (ip === undefined) return null
+  const n = ip.length
+  if (n !== 4 && n !== 16) return ipText(ip)
+  if (t.ipText !== null && t.ipLength === n && sameBytes(t.ip, ip, n)) return t.ipText
+  t.ip.set(ip)
+  t.ipLength = n
+  return (t.ipText = ipText(ip))
 }
 
 export function createHandler(deps: HandlerDeps): {
@@ -105,6 +127,7 @@ export function createHandler(deps: HandlerDeps): {
   const record = (
     op: Operation,
     peer: PeerInfo,
+    texts: PeerTexts,
     opName: string,
     skiHex: string | null,
     start: number,
@@ -126,7 +149,7 @@ export function createHandler(deps: HandlerDeps): {
       ski: skiHex,
       op: opName,
       sni: op.serverName ?? null,
-      clientIp: ipText(op.clientIp),
+      clientIp: ipTextOf(texts, op.clientIp),
       result,
       latencyUs: Math.round(seconds * 1e6),
     })
@@ -134,6 +157,7 @@ export function createHandler(deps: HandlerDeps): {
   const refuse = (
     op: Operation,
     peer: PeerInfo,
+    texts: PeerTexts,
     opName: string,
     skiHex: string | null,
     start: number,
@@ -142,7 +166,7 @@ export function createHandler(deps: HandlerDeps): {
     const code = e instanceof OperationError ? e.errorCode : ErrorCode.Internal
     const result = nameOfErrorCode(code)
     deps.onRefusal?.(peer, opName, result, (e as Error).message)
-    record(op, peer, opName, skiHex, start, result)
+    record(op, peer, texts, opName, skiHex, start, result)
     return errorResponse(code)
   }
 
@@ -152,7 +176,8 @@ export function createHandler(deps: HandlerDeps): {
   const handler: OperationHandler = (op, peer) => {
     const start = performance.now()
     const opName = nameOfOp(op.opcode)
-    const skiHex = skiHexOf(peer, op.ski)
+    const texts = textsOf(peer)
+    const skiHex = skiHexOf(texts, op.ski)
     let pending: Uint8Array | Promise<Uint8Array>
     try {
       const nodeId = peer.nodeId
@@ -203,10 +228,10 @@ export function createHandler(deps: HandlerDeps): {
       checkPolicy(key.policy, peer, op.serverName)
       pending = operate(key.backend, op)
     } catch (e) {
-      return refuse(op, peer, opName, skiHex, start, e)
+      return refuse(op, peer, texts, opName, skiHex, start, e)
     }
     if (!(pending instanceof Promise)) {
-      record(op, peer, opName, skiHex, start, 'ok')
+      record(op, peer, texts, opName, skiHex, start, 'ok')
       return { opcode: Op.Response, payload: pending }
     }
     inFlight++
@@ -215,13 +240,13 @@ export function createHandler(deps: HandlerDeps): {
       (payload) => {
         inFlight--
         metrics.inFlight.dec()
-        record(op, peer, opName, skiHex, start, 'ok')
+        record(op, peer, texts, opName, skiHex, start, 'ok')
         return { opcode: Op.Response, payload }
       },
       (e: unknown) => {
         inFlight--
         metrics.inFlight.dec()
-        return refuse(op, peer, opName, skiHex, start, e)
+        return refuse(op, peer, texts, opName, skiHex, start, e)
       },
     )
   }

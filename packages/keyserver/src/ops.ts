@@ -121,6 +121,9 @@ export const SERVER_CERTIFICATE_VERIFY_PREFIX: Uint8Array = (() => {
   return out
 })()
 
+// Transcript hash length of each scheme hash (RFC 8446 §4.4.3).
+const hashLength: Record<PssHash, number> = { sha256: 32, sha384: 48, sha512: 64 }
+
 /**
  * The context-bound signing rule: the payload must be exactly the server
  * CertificateVerify prefix plus a transcript hash of the scheme's hash length
@@ -129,11 +132,15 @@ export const SERVER_CERTIFICATE_VERIFY_PREFIX: Uint8Array = (() => {
 export function checkTls13Content(content: Uint8Array, hash: PssHash | undefined): void {
   const pre = SERVER_CERTIFICATE_VERIFY_PREFIX
   const hashLen = content.length - pre.length
-  const allowed = hash === undefined ? [32, 48, 64] : [{ sha256: 32, sha384: 48, sha512: 64 }[hash]]
-  if (!allowed.includes(hashLen)) {
+  const fits =
+    hash === undefined
+      ? hashLen === 32 || hashLen === 48 || hashLen === 64
+      : hashLen === hashLength[hash]
+  if (!fits) {
+    const allowed = hash === undefined ? '32|48|64' : String(hashLength[hash])
     throw new OperationError(
       ErrorCode.BadContext,
-      `Cannot sign TLS 1.3 content: expected ${pre.length}+${allowed.join('|')} bytes, got ${content.length}`,
+      `Cannot sign TLS 1.3 content: expected ${pre.length}+${allowed} bytes, got ${content.length}`,
     )
   }
   for (let i = 0; i < pre.length; i++) {
@@ -175,6 +182,8 @@ export async function performOperation(backend: KeyBackend, op: Operation): Prom
  */
 export function operate(backend: KeyBackend, op: Operation): Uint8Array | Promise<Uint8Array> {
   const { opcode } = op
+  // The context-bound opcode first: it is what edges send for every handshake.
+  if (opcode === Op.SignTls13) return signTls13(backend, op)
   if (!isKeyOperation(opcode)) {
     throw new OperationError(
       ErrorCode.BadOpcode,
@@ -218,11 +227,17 @@ export function operate(backend: KeyBackend, op: Operation): Uint8Array | Promis
     checkDigest(payload, digestLength[ecDigest])
     return backend.ecdsaDigest(payload)
   }
-  if (opcode === Op.Ed25519Sign) {
-    needType(backend, backend.type === KeyType.Ed25519, opcode)
-    return backend.ed25519(payload)
+  // Op.Ed25519Sign, the one key operation left.
+  needType(backend, backend.type === KeyType.Ed25519, opcode)
+  return backend.ed25519(payload)
+}
+
+/** Op.SignTls13: payload, scheme, scheme against the key, then the content rule (§8.2). */
+function signTls13(backend: KeyBackend, op: Operation): Uint8Array | Promise<Uint8Array> {
+  const payload = op.payload
+  if (payload === undefined) {
+    throw new OperationError(ErrorCode.Format, 'Cannot perform operation: no payload item')
   }
-  // Op.SignTls13
   const scheme = op.signatureScheme
   if (scheme === undefined) {
     throw new OperationError(
@@ -256,18 +271,21 @@ export function tls13HashOf(scheme: number): PssHash | undefined {
   return tls13Schemes.get(scheme)?.hash
 }
 
+/** A primitive's failure as CryptoFailed (OperationErrors pass through). */
+function cryptoError(e: unknown): OperationError {
+  if (e instanceof OperationError) return e
+  return new OperationError(
+    ErrorCode.CryptoFailed,
+    `Cannot perform operation: ${(e as Error).message}`,
+    { cause: e },
+  )
+}
+
 function guarded(fn: () => Uint8Array): Uint8Array {
   try {
     return fn()
   } catch (e) {
-    if (e instanceof OperationError) throw e
-    throw new OperationError(
-      ErrorCode.CryptoFailed,
-      `Cannot perform operation: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    )
+    throw cryptoError(e)
   }
 }
 
@@ -313,9 +331,12 @@ export function softwareBackend(key: SoftwareKey): KeyBackend {
         })
       }),
     ed25519: (message) => guarded(() => nodeSign(null, message, privateKey)),
-    signTls13: (scheme, content) =>
-      guarded(() => {
-        const hash = tls13HashOf(scheme)
+    signTls13: (scheme, content) => {
+      // No closure and no option object on this path: it runs for every
+      // handshake. ECDSA: DER is node:crypto's default encoding, and the bare
+      // KeyObject skips option parsing.
+      const hash = tls13HashOf(scheme)
+      try {
         if (key.type === KeyType.Rsa) {
           return nodeSign(hash ?? 'sha256', content, {
             key: privateKey,
@@ -324,10 +345,11 @@ export function softwareBackend(key: SoftwareKey): KeyBackend {
           })
         }
         if (key.type === KeyType.Ed25519) return nodeSign(null, content, privateKey)
-        // ECDSA: DER is node:crypto's default encoding; passing the bare
-        // KeyObject skips option parsing on this hot path.
         return nodeSign(hash ?? 'sha256', content, privateKey)
-      }),
+      } catch (e) {
+        throw cryptoError(e)
+      }
+    },
   }
 }
 
