@@ -66,3 +66,20 @@ test('LocalSigner refuses schemes that do not fit its key, PKCS#1 v1.5, and abor
     /no TLS 1.3 scheme/,
   )
 })
+
+test('LocalSigner.signNow() signs ECDSA and EdDSA at once; RSA keys have none (thread pool only)', () => {
+  for (const [kp, scheme] of [
+    [generateKeyPairSync('ec', { namedCurve: 'P-256' }), SignatureScheme.ecdsa_secp256r1_sha256],
+    [generateKeyPairSync('ed25519'), SignatureScheme.ed25519],
+  ] as const) {
+    const signer = new LocalSigner(kp.privateKey)
+    assert.ok(signer.signNow)
+    assert.equal(check(kp.publicKey, scheme, signer.signNow(scheme, content)), true)
+    assert.throws(
+      () => signer.signNow?.(SignatureScheme.rsa_pss_rsae_sha256, content),
+      /does not fit/,
+    )
+  }
+  const rsa = new LocalSigner(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey)
+  assert.equal(rsa.signNow, undefined)
+})

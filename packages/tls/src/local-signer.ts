@@ -4,8 +4,8 @@
  * RSA signing (about a millisecond) runs on libuv's thread pool (the callback
  * form of `crypto.sign`), so the event loop keeps serving other connections
  * meanwhile. ECDSA and EdDSA take tens of microseconds, less than handing the
- * job to the thread pool costs in CPU, so they run inline (the result is still
- * a Promise).
+ * job to the thread pool costs in CPU, so they run inline: `signNow` (which
+ * the Node adapter calls directly) and `sign` (the same, as a Promise).
  */
 import { constants, createPrivateKey, sign, type KeyObject } from 'node:crypto'
 import { SignatureScheme, hashOfSignatureScheme } from './constants.ts'
@@ -50,19 +50,33 @@ export function schemesForKey(key: KeyObject): SignatureScheme[] {
 export class LocalSigner implements Signer {
   readonly schemes: readonly SignatureScheme[]
   readonly #key: KeyObject
-  /** Cheap enough to sign on the event loop (not RSA). */
-  readonly #inline: boolean
+  /** Present for ECDSA and EdDSA keys only: RSA keeps the event loop free (see `sign`). */
+  readonly signNow?: (scheme: SignatureScheme, content: Uint8Array) => Uint8Array
 
   constructor(key: KeyObject) {
     if (key.type !== 'private')
       throw new InternalError('Cannot create LocalSigner: not a private key')
     this.#key = key
-    this.#inline = key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss'
     this.schemes = schemesForKey(key)
     if (this.schemes.length === 0) {
       throw new InternalError(
         `Cannot create LocalSigner: key type '${key.asymmetricKeyType ?? 'unknown'}' has no TLS 1.3 scheme`,
       )
+    }
+    // Cheap enough to sign on the event loop: everything but RSA.
+    if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') {
+      this.signNow = (scheme, content) => {
+        if (!this.schemes.includes(scheme)) {
+          throw new InternalError(
+            `Cannot sign: scheme 0x${scheme.toString(16)} does not fit this key`,
+          )
+        }
+        try {
+          return sign(hashOfSignatureScheme(scheme) ?? null, content, this.#key)
+        } catch (err) {
+          throw new InternalError('Cannot sign: node:crypto failed', { cause: err })
+        }
+      }
     }
   }
 
@@ -80,6 +94,13 @@ export class LocalSigner implements Signer {
     if (context?.signal?.aborted === true) {
       return Promise.reject(new InternalError('Cannot sign: aborted'))
     }
+    if (this.signNow) {
+      try {
+        return Promise.resolve(this.signNow(scheme, content))
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new InternalError('Cannot sign'))
+      }
+    }
     const hash = hashOfSignatureScheme(scheme) ?? null
     const isPss =
       (scheme & 0xff00) === 0x0800 &&
@@ -92,13 +113,6 @@ export class LocalSigner implements Signer {
           saltLength: hash === 'sha256' ? 32 : hash === 'sha384' ? 48 : 64,
         }
       : this.#key
-    if (this.#inline) {
-      try {
-        return Promise.resolve(sign(hash, content, key))
-      } catch (err) {
-        return Promise.reject(new InternalError('Cannot sign: node:crypto failed', { cause: err }))
-      }
-    }
     return new Promise((resolve, reject) => {
       sign(hash, content, key, (err, sig) => {
         if (err) reject(new InternalError('Cannot sign: node:crypto failed', { cause: err }))

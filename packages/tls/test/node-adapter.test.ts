@@ -1,6 +1,7 @@
 /**
  * The Node adapter's own duties: handshake timeout, prompt close after a fatal
- * alert (alert first, then the socket goes), and close_notify on end().
+ * alert (alert first, then the socket goes), close_notify on end(), and
+ * synchronous signers (signNow).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -9,6 +10,8 @@ import { connect } from 'node:tls'
 import { once } from 'node:events'
 import { createTlsServer } from '../src/node/server.ts'
 import { ipBytes } from '../src/node/connection.ts'
+import { StaticCertificateSource, certificatesFromPem } from '../src/certificates.ts'
+import type { Signer } from '../src/signer.ts'
 import { testCertificates, type TestPki } from './helpers/certs.ts'
 
 let pki: TestPki
@@ -84,4 +87,50 @@ test('ipBytes() turns textual addresses into 4 or 16 bytes', () => {
     new Uint8Array([0x20, 0x01, 0x0d, 0xb8]),
   )
   assert.equal(ipBytes('not-an-ip'), undefined)
+})
+
+test('a signer'\''s signNow is used instead of sign; a throwing signNow ends in internal_error', async () => {
+  const chain = certificatesFromPem(pki.ecdsa.certPem)
+  const key = pki.ecdsaSigner
+  const calls = { now: 0, async: 0 }
+  const make = (fail: boolean): Signer => ({
+    schemes: key.schemes,
+    sign: (scheme, content) => {
+      calls.async++
+      return key.sign(scheme, content)
+    },
+    signNow: (scheme, content) => {
+      calls.now++
+      if (fail) throw new Error('HSM unplugged')
+      return key.signNow?.(scheme, content) ?? new Uint8Array(0)
+    },
+  })
+  for (const fail of [false, true]) {
+    const srv = createTlsServer(
+      { certificates: new StaticCertificateSource([{ chain, signer: make(fail) }]) },
+      (conn) => conn.end('ok'),
+    )
+    srv.on('tlsClientError', () => undefined)
+    srv.listen(0, '127.0.0.1')
+    await once(srv, 'listening')
+    const s = connect({
+      host: '127.0.0.1',
+      port: (srv.address() as AddressInfo).port,
+      servername: 'test.example',
+      ca: pki.ecdsaCa.certPem,
+    })
+    if (fail) {
+      const [err] = (await once(s, 'error')) as [Error]
+      assert.match(err.message, /internal error|alert number 80/i)
+    } else {
+      let text = ''
+      s.setEncoding('utf8')
+      s.on('data', (d: string) => (text += d))
+      await once(s, 'end')
+      assert.equal(text, 'ok')
+    }
+    s.destroy()
+    srv.close()
+  }
+  assert.deepEqual(calls, { now: 2, async: 0 })
 })

@@ -56,6 +56,7 @@ export class TlsConnection extends Duplex {
     this.#conn = new ServerConnection(this.#config)
     socket.on('data', (d: Uint8Array) => {
       this.#conn.receive(d)
+      this.#signNow()
       this.#pump()
     })
     socket.on('end', () => {
@@ -291,6 +292,24 @@ export class TlsConnection extends Duplex {
     }
     if (conn.signRequest && !this.#signing) this.#startSignature()
     if (conn.isPeerClosed) this.#pushEnd()
+  }
+
+  /**
+   * A signer that can sign at once (a local ECDSA/EdDSA key) does so here,
+   * before the flight is taken: no promise round trip, and CertificateVerify
+   * and Finished join EncryptedExtensions and Certificate in one record.
+   */
+  #signNow(): void {
+    const req = this.#conn.signRequest
+    if (req?.signer.signNow === undefined) return
+    let sig: Uint8Array
+    try {
+      sig = req.signer.signNow(req.scheme, req.content)
+    } catch (err) {
+      this.#conn.signatureFailed(err)
+      return
+    }
+    this.#conn.provideSignature(sig)
   }
 
   #startSignature(): void {

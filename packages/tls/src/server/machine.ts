@@ -13,7 +13,11 @@
  * - Records are processed strictly in order; none is read while a signature is
  *   pending (they stay in the deframer, up to MAX_BUFFERED_WHILE_SIGNING).
  * - Handshake messages leave in as few records as fit: queued messages are
- *   flushed when the write keys change and at the end of each call.
+ *   flushed when the write keys change and at the end of each call, except
+ *   while a signature is pending: then they wait for `takeOutput()` (a driver
+ *   with an asynchronous signer sends ServerHello..Certificate at once) or for
+ *   the signature (one given synchronously joins CertificateVerify and
+ *   Finished in the same record).
  */
 import {
   AlertDescription,
@@ -146,6 +150,7 @@ export class ServerConnection {
 
   /** Bytes to send to the peer, in order; the queue is emptied. */
   takeOutput(): Uint8Array[] {
+    if (this.#error === undefined) this.#flushHandshake()
     const out = this.#out
     this.#out = []
     return out
@@ -284,7 +289,7 @@ export class ServerConnection {
         if (!rec) break
         this.#handleRecord(rec)
       }
-      this.#flushHandshake()
+      if (this.#state.kind !== 'AwaitSignature') this.#flushHandshake()
     } catch (e) {
       this.#fail(e)
     }
