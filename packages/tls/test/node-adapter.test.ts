@@ -89,7 +89,7 @@ test('ipBytes() turns textual addresses into 4 or 16 bytes', () => {
   assert.equal(ipBytes('not-an-ip'), undefined)
 })
 
-test('a signer'\''s signNow is used instead of sign; a throwing signNow ends in internal_error', async () => {
+test('signNow is used instead of sign when a signer has it; a throwing signNow ends in internal_error', async () => {
   const chain = certificatesFromPem(pki.ecdsa.certPem)
   const key = pki.ecdsaSigner
   const calls = { now: 0, async: 0 }
