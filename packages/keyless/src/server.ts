@@ -41,7 +41,7 @@ import { Deframer } from './codec/deframer.ts'
 import {
   MAX_BODY_BYTES,
   PROTOCOL_MAJOR,
-  decodeFrame,
+  decodeOperationAt,
   encodeFrame,
   type Operation,
   type Padding,
@@ -230,33 +230,30 @@ class ServerConnection {
 
   #onData(chunk: Uint8Array): void {
     this.#idleTimer.refresh()
-    let frames: Uint8Array[]
     try {
-      frames = this.#deframer.push(chunk)
+      this.#deframer.pushEach(chunk, this.#onFrame)
     } catch (e) {
+      if (!(e instanceof KeylessFormatError)) throw e
       // The header cannot be trusted to delimit a frame: nothing can be answered.
-      this.#onEvent({ kind: 'frame-error', detail: (e as Error).message })
+      this.#onEvent({ kind: 'frame-error', detail: e.message })
       this.#socket.destroy()
-      return
-    }
-    for (const bytes of frames) {
-      if (this.#closed) return
-      this.#onFrame(bytes)
     }
   }
 
-  #onFrame(bytes: Uint8Array): void {
+  /** One whole frame, bytes[start..end) (a view of the chunk would cost an object per request). */
+  readonly #onFrame = (bytes: Uint8Array, start: number, end: number): void => {
+    if (this.#closed) return
     // The deframer hands out whole frames, so the 8-byte header is there.
-    const major = bytes[0] as number
+    const major = bytes[start] as number
     const id =
-      (((bytes[4] as number) << 24) |
-        ((bytes[5] as number) << 16) |
-        ((bytes[6] as number) << 8) |
-        (bytes[7] as number)) >>>
+      (((bytes[start + 4] as number) << 24) |
+        ((bytes[start + 5] as number) << 16) |
+        ((bytes[start + 6] as number) << 8) |
+        (bytes[start + 7] as number)) >>>
       0
     let op: Operation
     try {
-      op = decodeFrame(bytes, this.#decodeOptions).op
+      op = decodeOperationAt(bytes, start, end, this.#decodeOptions)
     } catch (e) {
       if (!(e instanceof KeylessFormatError)) throw e
       this.#onEvent({ kind: 'format-error', detail: `request ${id}: ${e.message}` })

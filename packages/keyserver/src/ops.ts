@@ -121,6 +121,8 @@ export const SERVER_CERTIFICATE_VERIFY_PREFIX: Uint8Array = (() => {
   return out
 })()
 
+const prefixBytes = Buffer.from(SERVER_CERTIFICATE_VERIFY_PREFIX)
+
 // Transcript hash length of each scheme hash (RFC 8446 §4.4.3).
 const hashLength: Record<PssHash, number> = { sha256: 32, sha384: 48, sha512: 64 }
 
@@ -143,13 +145,12 @@ export function checkTls13Content(content: Uint8Array, hash: PssHash | undefined
       `Cannot sign TLS 1.3 content: expected ${pre.length}+${allowed} bytes, got ${content.length}`,
     )
   }
-  for (let i = 0; i < pre.length; i++) {
-    if (content[i] !== pre[i]) {
-      throw new OperationError(
-        ErrorCode.BadContext,
-        'Cannot sign TLS 1.3 content: it is not a server CertificateVerify input',
-      )
-    }
+  // Buffer#compare over the prefix's range: native, and no view of `content`.
+  if (prefixBytes.compare(content, 0, pre.length) !== 0) {
+    throw new OperationError(
+      ErrorCode.BadContext,
+      'Cannot sign TLS 1.3 content: it is not a server CertificateVerify input',
+    )
   }
 }
 

@@ -69,3 +69,32 @@ test('Deframer.push() returns frames inside one chunk as views of it, and copies
   assert.notEqual(fc2!.buffer, chunk.buffer)
   assert.equal(toHex(fc2!), toHex(b))
 })
+
+test('Deframer.pushEach() reports the frames push() returns, as ranges, however the stream is split', () => {
+  fc.assert(
+    fc.property(
+      fc.array(arbOperation, { minLength: 1, maxLength: 5 }),
+      fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 20 }),
+      (ops, cuts) => {
+        const frames = ops.map((op, i) => encodeFrame(i, op, i % 2 === 0 ? 'none' : 'gokeyless'))
+        const stream = concat(...frames)
+        const d = new Deframer()
+        const got: string[] = []
+        let off = 0
+        for (let i = 0; off < stream.length; i++) {
+          const n = cuts[i % cuts.length] ?? 1
+          const chunk = stream.subarray(off, off + n)
+          d.pushEach(chunk, (bytes, start, end) => {
+            // Inside the chunk: the chunk itself; split: the deframer's copy, whole.
+            if (bytes !== chunk) assert.deepEqual([start, end], [0, bytes.length])
+            got.push(toHex(bytes.subarray(start, end)))
+          })
+          off += n
+        }
+        assert.deepEqual(got, frames.map(toHex))
+        assert.equal(d.pendingBytes, 0)
+      },
+    ),
+    { numRuns: 200 },
+  )
+})

@@ -43,12 +43,36 @@ export class Deframer {
   /**
    * Consumes `chunk` and returns every frame it completes (each a Uint8Array
    * holding header and body: a view of `chunk` when the frame lies inside it,
-   * so `chunk` must not be changed while the frames are in use). Throws KeylessFormatError when a header announces
-   * a body over the limit; the deframer then stays failed.
+   * so `chunk` must not be changed while the frames are in use). Throws
+   * KeylessFormatError when a header announces a body over the limit; the
+   * deframer then stays failed.
    */
   push(chunk: Uint8Array): Uint8Array[] {
-    if (this.#failed !== undefined) throw this.#failed
     const out: Uint8Array[] = []
+    this.pushEach(chunk, (bytes, start, end) => {
+      // A frame split across chunks arrives as the deframer's own copy.
+      out.push(
+        bytes === chunk
+          ? new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start)
+          : bytes,
+      )
+    })
+    return out
+  }
+
+  /**
+   * push() without the array and the views: calls `onFrame(bytes, start,
+   * end)` for every frame `chunk` completes, in order, where the frame is
+   * `bytes[start..end)`: `chunk` itself when the frame lies inside it, or a
+   * fresh copy (start 0) when it was split across chunks. A frame
+   * over the limit throws KeylessFormatError before any later frame is
+   * reported, and the deframer stays failed.
+   */
+  pushEach(
+    chunk: Uint8Array,
+    onFrame: (bytes: Uint8Array, start: number, end: number) => void,
+  ): void {
+    if (this.#failed !== undefined) throw this.#failed
     let off = 0
     while (true) {
       if (this.#frame === undefined) {
@@ -56,8 +80,10 @@ export class Deframer {
         if (this.#headerFill === 0 && chunk.length - off >= HEADER_BYTES) {
           const length = ((chunk[off + 2] as number) << 8) | (chunk[off + 3] as number)
           if (length <= this.#maxBody && chunk.length - off >= HEADER_BYTES + length) {
-            out.push(new Uint8Array(chunk.buffer, chunk.byteOffset + off, HEADER_BYTES + length))
-            off += HEADER_BYTES + length
+            const end = off + HEADER_BYTES + length
+            const start = off
+            off = end
+            onFrame(chunk, start, end)
             continue
           }
         }
@@ -84,10 +110,9 @@ export class Deframer {
       this.#frameFill += n
       off += n
       if (this.#frameFill < frame.length) break
-      out.push(frame)
       this.#frame = undefined
       this.#frameFill = 0
+      onFrame(frame, 0, frame.length)
     }
-    return out
   }
 }

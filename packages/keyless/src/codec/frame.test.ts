@@ -9,6 +9,7 @@ import {
   decodeFrame,
   decodeFrameChecked,
   decodeHeader,
+  decodeOperationAt,
   encodeFrame,
   type Operation,
   type Padding,
@@ -396,6 +397,61 @@ test('decodeFrame() (fast path) and decodeFrameChecked() agree on random and mut
     }),
     { numRuns: 3000 },
   )
+})
+
+test('decodeOperationAt() decodes a frame inside a larger buffer as decodeFrame() decodes it alone', () => {
+  const frame = fc.oneof(
+    fc
+      .tuple(arbId, arbOperation, arbPadding)
+      .map(([id, op, padding]) => encodeFrame(id, op, padding)),
+    fc
+      .tuple(arbId, arbOperation, arbPadding, fc.nat(), fc.integer({ min: 0, max: 255 }))
+      .map(([id, op, padding, at, v]) => {
+        const f = encodeFrame(id, op, padding).slice()
+        f[at % f.length] = v
+        return f
+      }),
+  )
+  fc.assert(
+    fc.property(
+      frame,
+      fc.uint8Array({ maxLength: 40 }),
+      fc.uint8Array({ maxLength: 40 }),
+      fc.boolean(),
+      (f, before, after, views) => {
+        const buf = concat(before, f, after)
+        const got = outcome(
+          (b) => decodeOperationAt(b, before.length, before.length + f.length, { views }),
+          buf,
+        )
+        const want = outcome((b) => decodeFrame(b).op, f)
+        assert.deepEqual(got, want)
+      },
+    ),
+    { numRuns: 2000 },
+  )
+})
+
+test('decodeFrame() decodes each ServerName afresh when consecutive requests change it', () => {
+  const sni = (name: Uint8Array): Uint8Array => {
+    const n = name.length
+    const body = concat(Uint8Array.of(0x11, 0, 1, Op.Ping, 0x02, n >> 8, n & 0xff), name)
+    return concat(Uint8Array.of(1, 0, body.length >> 8, body.length & 0xff, 0, 0, 0, 1), body)
+  }
+  const enc = (t: string): Uint8Array => new TextEncoder().encode(t)
+  const a = enc('a.example.com')
+  const b = enc('b.example.com') // same length as a
+  const bad = Uint8Array.from(a)
+  bad[0] = 0xff // same length, not UTF-8
+  assert.equal(decodeFrame(sni(a)).op.serverName, 'a.example.com')
+  assert.equal(decodeFrame(sni(a)).op.serverName, 'a.example.com')
+  assert.equal(decodeFrame(sni(b)).op.serverName, 'b.example.com')
+  assert.throws(() => decodeFrame(sni(bad)), /ServerName item is not valid UTF-8/)
+  assert.equal(decodeFrame(sni(a)).op.serverName, 'a.example.com')
+  assert.equal(decodeFrame(sni(enc('ä.example.com'))).op.serverName, 'ä.example.com')
+  const long = enc('x'.repeat(300))
+  assert.equal(decodeFrame(sni(long)).op.serverName, 'x'.repeat(300))
+  assert.equal(decodeFrame(sni(a)).op.serverName, 'a.example.com')
 })
 
 test('encodeFrame() unpadded: dropping one short item shrinks the frame by exactly 3+len', () => {

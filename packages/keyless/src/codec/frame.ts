@@ -111,7 +111,9 @@ export function encodeFrame(id: number, op: Operation, padding: Padding = 'gokey
   // of the exact size, carved from a slab (this runs once per request and once
   // per answer, and a fresh zeroed 1 KiB allocation each time was a measurable
   // part of the key server's cost per operation).
-  const items: Uint8Array[] = []
+  // The (tag, data) pairs, in a reused array: encodeFrame never re-enters.
+  const items = itemScratch
+  items.length = 0
   collectItems(items, op)
   let unpadded = HEADER_BYTES
   for (let i = 1; i < items.length; i += 2) unpadded += 3 + (items[i] as Uint8Array).length
@@ -151,6 +153,7 @@ export function encodeFrame(id: number, op: Operation, padding: Padding = 'gokey
     out.set(data, at + 3)
     at += 3 + data.length
   }
+  items.length = 0
   if (pad >= 0) {
     out[at] = Tag.Padding
     out[at + 1] = pad >>> 8
@@ -159,6 +162,8 @@ export function encodeFrame(id: number, op: Operation, padding: Padding = 'gokey
   }
   return out
 }
+
+const itemScratch: Uint8Array[] = []
 
 // Tag bytes for collectItems, so an item is two array slots and no allocation.
 const tagBytes: Uint8Array[] = Array.from({ length: 256 }, (_, t) => Uint8Array.of(t))
@@ -254,7 +259,43 @@ export interface DecodeOptions {
 export function decodeFrame(bytes: Uint8Array, options?: DecodeOptions): Frame {
   // The common case, a well-formed frame, without the checked Reader; anything
   // unusual goes through the checked path below, which names the problem.
-  return decodeWellFormed(bytes, options?.views === true) ?? decodeFrameChecked(bytes)
+  const op = decodeWellFormed(bytes, 0, bytes.length, options?.views === true)
+  if (op === undefined) return decodeFrameChecked(bytes)
+  return { major: bytes[0] as number, minor: bytes[1] as number, id: idAt(bytes, 0), op }
+}
+
+/**
+ * The operation of the frame that lies in `bytes` from `start` to `end`
+ * (header included): `decodeFrame(bytes.subarray(start, end), options).op`,
+ * without the view and the Frame object. Throws KeylessFormatError as
+ * decodeFrame does.
+ *
+ * @example
+ * ```ts
+ * deframer.pushEach(chunk, (b, start, end) => handle(decodeOperationAt(b, start, end)))
+ * ```
+ */
+export function decodeOperationAt(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  options?: DecodeOptions,
+): Operation {
+  return (
+    decodeWellFormed(bytes, start, end, options?.views === true) ??
+    decodeFrameChecked(bytes.subarray(start, end)).op
+  )
+}
+
+/** The big-endian uint32 request ID of the frame header at `at`. */
+function idAt(b: Uint8Array, at: number): number {
+  return (
+    (((b[at + 4] as number) << 24) |
+      ((b[at + 5] as number) << 16) |
+      ((b[at + 6] as number) << 8) |
+      (b[at + 7] as number)) >>>
+    0
+  )
 }
 
 /**
@@ -298,21 +339,57 @@ function viewOf(b: Uint8Array, start: number, end: number): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset + start, end - start)
 }
 
+// The text of the last ServerName item decoded, and its bytes: consecutive
+// requests usually name the same site, and this skips a UTF-8 decode per
+// request. Names up to 255 bytes (a DNS name's limit) are kept.
+const lastName = { bytes: new Uint8Array(255), length: -1, text: '' }
+
+function serverNameAt(b: Uint8Array, s: number, p: number): string | undefined {
+  const n = p - s
+  if (n === lastName.length) {
+    const c = lastName.bytes
+    let i = 0
+    while (i < n && c[i] === b[s + i]) i++
+    if (i === n) return lastName.text
+  }
+  let t: string
+  try {
+    t = utf8Decoder.decode(b.subarray(s, p))
+  } catch {
+    return undefined
+  }
+  if (n <= 255) {
+    lastName.bytes.set(b.subarray(s, p))
+    lastName.length = n
+    lastName.text = t
+  }
+  return t
+}
+
 /**
- * decodeFrame's fast path: the same result for a frame that decodeChecked
- * accepts, or undefined for anything it would reject (a wrong Length, an item
- * running past the end, a duplicate known tag, a malformed fixed-size or text
- * item, no opcode), so that the checked path produces the error.
+ * decodeFrame's fast path over the frame in b[start, end): the same operation
+ * as decodeChecked for a frame it accepts, or undefined for anything it would
+ * reject (a wrong Length, an item running past the end, a duplicate known
+ * tag, a malformed fixed-size or text item, no opcode), so that the checked
+ * path produces the error.
  */
-function decodeWellFormed(b: Uint8Array, views: boolean): Frame | undefined {
+function decodeWellFormed(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  views: boolean,
+): Operation | undefined {
   const take = views ? viewOf : copyOf
-  const n = b.length
-  if (n < HEADER_BYTES || n - HEADER_BYTES !== (((b[2] as number) << 8) | (b[3] as number))) {
+  const n = end
+  if (
+    n - start < HEADER_BYTES ||
+    n - start - HEADER_BYTES !== (((b[start + 2] as number) << 8) | (b[start + 3] as number))
+  ) {
     return undefined
   }
   const op: Partial<Operation> = {}
   let seen = 0
-  let p = HEADER_BYTES
+  let p = start + HEADER_BYTES
   while (n - p >= 3) {
     const tag = b[p] as number
     const len = ((b[p + 1] as number) << 8) | (b[p + 2] as number)
@@ -345,7 +422,12 @@ function decodeWellFormed(b: Uint8Array, views: boolean): Frame | undefined {
         if (len !== 4 && len !== 16) return undefined
         op.serverIp = take(b, s, p)
         break
-      case Tag.ServerName:
+      case Tag.ServerName: {
+        const t = serverNameAt(b, s, p)
+        if (t === undefined) return undefined
+        op.serverName = t
+        break
+      }
       case Tag.CertId:
       case Tag.CustomFuncName: {
         let t: string
@@ -354,8 +436,7 @@ function decodeWellFormed(b: Uint8Array, views: boolean): Frame | undefined {
         } catch {
           return undefined
         }
-        if (tag === Tag.ServerName) op.serverName = t
-        else if (tag === Tag.CertId) op.certId = t
+        if (tag === Tag.CertId) op.certId = t
         else op.customFuncName = t
         break
       }
@@ -378,17 +459,7 @@ function decodeWellFormed(b: Uint8Array, views: boolean): Frame | undefined {
     }
   }
   if (op.opcode === undefined) return undefined
-  return {
-    major: b[0] as number,
-    minor: b[1] as number,
-    id:
-      (((b[4] as number) << 24) |
-        ((b[5] as number) << 16) |
-        ((b[6] as number) << 8) |
-        (b[7] as number)) >>>
-      0,
-    op: op as Operation,
-  }
+  return op as Operation
 }
 
 function wrapDecode<T>(f: () => T): T {
