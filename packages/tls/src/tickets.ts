@@ -102,6 +102,8 @@ export interface TicketState {
 }
 
 const TICKET_VERSION = 1
+const ENCODER = new TextEncoder()
+const DECODER = new TextDecoder()
 const NONCE_BYTES = 12
 const TAG_BYTES = 16
 
@@ -144,9 +146,10 @@ export class TicketSealer {
       .u16(state.cipherSuite)
       .vec8(state.psk)
       .u32(state.ticketAgeAdd)
-      .u64(BigInt(state.issuedMs))
+      .u32(Math.floor(state.issuedMs / 0x100000000))
+      .u32(state.issuedMs >>> 0)
       .u32(state.lifetimeSeconds)
-      .vec8(new TextEncoder().encode(state.serverName))
+      .vec8(ENCODER.encode(state.serverName))
       .vec8(state.alpn)
     const plain = w.view()
     const id = new Uint8Array([
@@ -201,9 +204,9 @@ export class TicketSealer {
       const cipherSuite = r.u16()
       const psk = new Uint8Array(r.vec8())
       const ticketAgeAdd = r.u32()
-      const issuedMs = Number(r.u64())
+      const issuedMs = r.u32() * 0x100000000 + r.u32()
       const lifetimeSeconds = r.u32()
-      const serverName = new TextDecoder().decode(r.vec8())
+      const serverName = DECODER.decode(r.vec8())
       const alpn = new Uint8Array(r.vec8())
       r.end()
       return { cipherSuite, psk, ticketAgeAdd, issuedMs, lifetimeSeconds, serverName, alpn }

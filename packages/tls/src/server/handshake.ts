@@ -176,7 +176,7 @@ export function handleClientHello(
         'Cannot accept ClientHello: no common key exchange group',
       )
     }
-    resumption?.psk.fill(0)
+    resumption?.early.drop()
     return helloRetryRequest(ch, exts, msg, suite, group, io)
   }
 
@@ -192,7 +192,7 @@ export function handleClientHello(
     peer: cfg.peer,
   })
   if (refused !== undefined) {
-    resumption?.psk.fill(0)
+    resumption?.early.drop()
     throw new PeerIncompatibleError(
       AlertDescription.HandshakeFailure,
       `Cannot admit handshake: ${refused}`,
@@ -234,8 +234,8 @@ export function handleClientHello(
   // RFC 8446 §D.4: a client in compatibility mode sent a session id; answer with one CCS.
   if (ch.legacySessionId.length > 0) io.sendCompatibilityCcs()
 
-  const early = new KeyScheduleEarly(suite, resumption?.psk)
-  resumption?.psk.fill(0)
+  // The Early Secret from the PSK whose binder verified, or from zeros (RFC 8446 §7.1).
+  const early = resumption?.early ?? new KeyScheduleEarly(suite)
   const keys = early.intoHandshake(kx.sharedSecret, transcript.current())
   kx.sharedSecret.fill(0)
   io.setWriteKeys(suite, keys.serverHandshakeTrafficSecret)
@@ -260,10 +260,7 @@ export function handleClientHello(
   if (!cert) return sendServerFinished(transcript, keys, negotiated, io)
 
   // sendServerCertificate (RFC 8446 §4.4.2)
-  const certMsg = encodeCertificate({
-    certificateRequestContext: new Uint8Array(0),
-    certificateList: cert.chain.map((certData) => ({ certData, extensions: [] })),
-  })
+  const certMsg = certificateMessage(cert.chain)
   transcript.update(certMsg)
   io.sendHandshake(certMsg)
   const th = transcript.current()
@@ -277,6 +274,25 @@ export function handleClientHello(
     keys,
     negotiated,
   }
+}
+
+/**
+ * The Certificate message for a chain, encoded once per chain: a server sends
+ * the same few chains in every handshake (a CertificateSource hands out the
+ * same array each time; chains are not changed once handed over).
+ */
+const certificateMessages = new WeakMap<readonly Uint8Array[], Uint8Array>()
+
+function certificateMessage(chain: readonly Uint8Array[]): Uint8Array {
+  let m = certificateMessages.get(chain)
+  if (!m) {
+    m = encodeCertificate({
+      certificateRequestContext: new Uint8Array(0),
+      certificateList: chain.map((certData) => ({ certData, extensions: [] })),
+    })
+    certificateMessages.set(chain, m)
+  }
+  return m
 }
 
 /** RFC 8446 §4.2.1, §D.5: TLS 1.3 only, chosen by supported_versions. */
@@ -523,7 +539,8 @@ function checkSecondClientHello(
 
 interface Resumption {
   readonly index: number
-  readonly psk: Uint8Array
+  /** The accepted PSK's Early Secret (the PSK itself is already zeroised). */
+  readonly early: KeyScheduleEarly
 }
 
 function checkForResumption(
@@ -558,14 +575,21 @@ function checkForResumption(
       continue
     }
     const binder = offered.binders[i] as Uint8Array
-    verifyBinder(
-      suite,
-      t.psk,
-      binder,
-      msg.raw.subarray(0, msg.raw.length - offered.bindersBytes),
-      transcriptPrefix,
-    )
-    return { index: i, psk: t.psk }
+    const early = new KeyScheduleEarly(suite, t.psk)
+    t.psk.fill(0)
+    try {
+      verifyBinder(
+        suite,
+        early,
+        binder,
+        msg.raw.subarray(0, msg.raw.length - offered.bindersBytes),
+        transcriptPrefix,
+      )
+    } catch (e) {
+      early.drop()
+      throw e
+    }
+    return { index: i, early }
   }
   return undefined
 }
@@ -593,14 +617,12 @@ function acceptable(
 /** RFC 8446 §4.2.11.2: binder = HMAC(finished_key(binder_key), Transcript-Hash(truncated ClientHello)). */
 function verifyBinder(
   suite: SuiteParams,
-  psk: Uint8Array,
+  early: KeyScheduleEarly,
   binder: Uint8Array,
   truncatedClientHello: Uint8Array,
   prefix: Transcript | undefined,
 ): void {
-  const early = new KeyScheduleEarly(suite, psk)
   const binderKey = early.resumptionBinderKey()
-  early.drop()
   const th = prefix
     ? prefix.currentWith(truncatedClientHello)
     : hashOf(suite.hash, truncatedClientHello)
