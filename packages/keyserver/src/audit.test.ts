@@ -4,7 +4,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { hash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AuditLog, verifyAuditFile, verifyAuditText, type AuditEntry } from './audit.ts'
+import {
+  AuditLog,
+  WRITE_BYTES,
+  WRITE_DELAY_MS,
+  verifyAuditFile,
+  verifyAuditText,
+  type AuditEntry,
+} from './audit.ts'
 
 const entry = (i: number): AuditEntry => ({
   node: `node-${i}`,
@@ -200,4 +207,28 @@ test('AuditLog writes each record as JSON.stringify would, chained line by line'
     prev = hash('sha256', line)
   })
   assert.deepEqual(await verifyAuditFile(file), { ok: true, count: entries.length + 1 })
+})
+
+test('AuditLog writes its lines WRITE_DELAY_MS after the first, or at once past WRITE_BYTES', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'audit-'))
+  t.after(() => {
+    rmSync(dir, { recursive: true })
+  })
+  const file = join(dir, 'audit.log')
+  const log = await AuditLog.open(file)
+  const lines = (): number => readFileSync(file, 'utf8').split('\n').length - 1
+  log.append(entry(1))
+  await new Promise((r) => setImmediate(r))
+  assert.equal(lines(), 0, 'chained at the end of the turn, not written yet')
+  await new Promise((r) => setTimeout(r, WRITE_DELAY_MS + 30))
+  assert.equal(lines(), 1, 'written after WRITE_DELAY_MS without a flush')
+  // One turn's records beyond WRITE_BYTES are written at the end of that turn.
+  const n = Math.ceil(WRITE_BYTES / 200)
+  for (let i = 0; i < n; i++) log.append(entry(i))
+  await new Promise((r) => setImmediate(r))
+  assert.equal(lines(), 1 + n)
+  log.append(entry(2))
+  await log.close()
+  assert.equal(lines(), n + 2, 'close() writes what is pending')
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, count: n + 2 })
 })
