@@ -346,6 +346,37 @@ test('serveConnection() writes the answers to the reads of one turn in one write
   client.destroy()
 })
 
+test('serveConnection() answers of any size in one turn leave intact, in one write', async () => {
+  const [client, server] = duplexPair()
+  // Sizes around and far above the per-turn buffer's first size (4 KiB).
+  const sizes = [1, 5000, 3, 40_000, 1000, 0, 65_000, 2]
+  serveConnection(
+    server,
+    (op) => ({
+      opcode: Op.Response,
+      payload: new Uint8Array(sizes[op.payload![0]!]!).fill(op.payload![0]!),
+    }),
+    { peer: { remoteAddress: '127.0.0.1' } },
+  )
+  const chunks: Uint8Array[] = []
+  client.on('data', (c: Uint8Array) => chunks.push(c))
+  client.write(
+    concat(
+      ...sizes.map((_, i) =>
+        encodeFrame(i, { opcode: Op.EcdsaSignSha256, payload: Uint8Array.of(i) }),
+      ),
+    ),
+  )
+  await sleep(20)
+  assert.equal(chunks.length, 1)
+  const frames = new Deframer().push(chunks[0]!).map((b) => decodeFrame(b))
+  assert.deepEqual(
+    frames.map((f) => [f.id, f.op.payload?.length, f.op.payload?.every((x) => x === f.id)]),
+    sizes.map((n, i) => [i, n, true]),
+  )
+  client.destroy()
+})
+
 test('serveConnection() writes answers that settle in the same turn together', async () => {
   const [client, server] = duplexPair()
   const gates: (() => void)[] = []

@@ -42,7 +42,7 @@ import {
   MAX_BODY_BYTES,
   PROTOCOL_MAJOR,
   decodeOperationAt,
-  encodeFrame,
+  encodeFrameInto,
   type Operation,
   type Padding,
 } from './codec/frame.ts'
@@ -140,17 +140,10 @@ export function serveConnection(
   new ServerConnection(socket, handler, options)
 }
 
-/** True when `parts` lie end to end in one buffer (`total` bytes in all). */
-function contiguous(parts: readonly Uint8Array[], total: number): boolean {
-  const first = parts[0] as Uint8Array
-  const buf = first.buffer
-  let end = first.byteOffset
-  for (const p of parts) {
-    if (p.buffer !== buf || p.byteOffset !== end) return false
-    end += p.byteLength
-  }
-  return end - first.byteOffset === total
-}
+// Answers of one turn are encoded straight into one buffer per connection,
+// sized from the previous turn's output (within these bounds).
+const MIN_OUT_BYTES = 4 * 1024
+const MAX_OUT_HINT_BYTES = 256 * 1024
 
 class ServerConnection {
   readonly #socket: Duplex
@@ -166,8 +159,11 @@ class ServerConnection {
   readonly #idleTimer: NodeJS.Timeout
   #inFlight = 0
   /** Encoded answers not yet written, and their total size. */
-  #out: Uint8Array[] = []
+  /** This turn's encoded answers: #outBytes bytes of #out. */
+  #out: Buffer | undefined
   #outBytes = 0
+  /** Size for the next turn's #out. */
+  #outHint = MIN_OUT_BYTES
   /** A setImmediate that writes #out is pending. */
   #flushScheduled = false
   #peerEnded = false
@@ -331,20 +327,30 @@ class ServerConnection {
   /** Encodes an answer and queues it for the write at the end of this turn of the event loop. */
   #respond(id: number, op: Operation): void {
     if (this.#closed || !this.#socket.writable) return
-    let bytes: Uint8Array
     try {
-      bytes = encodeFrame(id, op, this.#padding)
+      this.#encode(id, op)
     } catch (e) {
       this.#onEvent({ kind: 'handler-error', detail: `request ${id}: ${(e as Error).message}` })
-      bytes = encodeFrame(id, errorResponse(ErrorCode.Internal), this.#padding)
+      this.#encode(id, errorResponse(ErrorCode.Internal))
     }
-    this.#out.push(bytes)
-    this.#outBytes += bytes.length
     if (this.#flushScheduled) return
     // Written in the check phase, after every read of this poll phase has
     // been parsed and answered (TLS hands over one record per 'data' event).
     this.#flushScheduled = true
     setImmediate(this.#flushNow)
+  }
+
+  /** Appends one encoded answer to #out (which grows when it must); throws as encodeFrame does. */
+  #encode(id: number, op: Operation): void {
+    let out = (this.#out ??= Buffer.allocUnsafe(this.#outHint))
+    let end = encodeFrameInto(out, this.#outBytes, id, op, this.#padding)
+    if (end < 0) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * out.length, this.#outBytes - end))
+      out.copy(grown, 0, 0, this.#outBytes)
+      this.#out = out = grown
+      end = encodeFrameInto(out, this.#outBytes, id, op, this.#padding)
+    }
+    this.#outBytes = end
   }
 
   readonly #flushNow = (): void => {
@@ -355,27 +361,14 @@ class ServerConnection {
   /** Writes every queued answer in one write (one SSL_write, one syscall). */
   #flush(): void {
     const out = this.#out
-    if (out.length === 0) return
-    const total = this.#outBytes
-    this.#out = []
+    const n = this.#outBytes
+    if (out === undefined || n === 0) return
+    // A new buffer per turn: a write the socket queues keeps a reference.
+    this.#out = undefined
     this.#outBytes = 0
+    this.#outHint = Math.min(MAX_OUT_HINT_BYTES, Math.max(MIN_OUT_BYTES, n + (n >>> 2)))
     if (this.#closed || !this.#socket.writable) return
-    let bytes: Uint8Array
-    const first = out[0] as Uint8Array
-    if (out.length === 1) {
-      bytes = first
-    } else if (contiguous(out, total)) {
-      // encodeFrame carved consecutive answers from one slab, end to end.
-      bytes = new Uint8Array(first.buffer, first.byteOffset, total)
-    } else {
-      bytes = Buffer.allocUnsafe(total)
-      let at = 0
-      for (const b of out) {
-        bytes.set(b, at)
-        at += b.length
-      }
-    }
-    const ok = this.#socket.write(bytes)
+    const ok = this.#socket.write(n === out.length ? out : out.subarray(0, n))
     if ((!ok || this.#socket.writableLength > this.#highWaterMark) && !this.#paused) {
       this.#paused = true
       this.#socket.pause()

@@ -104,20 +104,116 @@ function allocFrame(n: number): Uint8Array {
  * ```
  */
 export function encodeFrame(id: number, op: Operation, padding: Padding = 'gokeyless'): Uint8Array {
-  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
-    throw new KeylessEncodeError(`Cannot encode keyless frame: ID ${id} is not a uint32`)
-  }
-  // Two passes: collect and check the items, then write them into one buffer
+  // Two passes: check and measure the items, then write them into one buffer
   // of the exact size, carved from a slab (this runs once per request and once
   // per answer, and a fresh zeroed 1 KiB allocation each time was a measurable
   // part of the key server's cost per operation).
-  // The (tag, data) pairs, in a reused array: encodeFrame never re-enters.
-  const items = itemScratch
-  items.length = 0
-  collectItems(items, op)
-  let unpadded = HEADER_BYTES
-  for (let i = 1; i < items.length; i += 2) unpadded += 3 + (items[i] as Uint8Array).length
-  let pad = -1 // padding item data length; -1: no padding item
+  const total = measure(id, op, padding)
+  const out = allocFrame(total)
+  write(out, 0, id, op, total)
+  return out
+}
+
+/**
+ * encodeFrame into `out` at offset `at`: returns the offset after the frame,
+ * or, when the frame needs more than `out.length - at` bytes, minus its size
+ * (and writes nothing). Throws as encodeFrame does.
+ *
+ * @example
+ * ```ts
+ * let end = encodeFrameInto(buf, used, id, answer)
+ * if (end < 0) { buf = grow(buf, used - end); end = encodeFrameInto(buf, used, id, answer) }
+ * ```
+ */
+export function encodeFrameInto(
+  out: Uint8Array,
+  at: number,
+  id: number,
+  op: Operation,
+  padding: Padding = 'gokeyless',
+): number {
+  const total = measure(id, op, padding)
+  if (total > out.length - at) return -total
+  write(out, at, id, op, total)
+  return at + total
+}
+
+// What measure() found, for the write() that follows it at once (neither
+// re-enters): the UTF-8 of the text items and the padding item's length.
+let mServerName: Uint8Array | undefined
+let mCertId: Uint8Array | undefined
+let mCustomFuncName: Uint8Array | undefined
+let mPad = -1 // padding item data length; -1: no padding item
+
+function tooLong(tag: number, n: number): never {
+  throw new KeylessEncodeError(
+    `Cannot encode keyless frame: ${nameOfTag(tag)} item of ${n} bytes exceeds ${MAX_BODY_BYTES}`,
+  )
+}
+
+function wrongSize(tag: number, n: number, sizes: string): never {
+  throw new KeylessEncodeError(
+    `Cannot encode keyless frame: ${nameOfTag(tag)} must be ${sizes} bytes, got ${n}`,
+  )
+}
+
+function checkUint(tag: number, v: number, bytes: 1 | 2): void {
+  const max = bytes === 1 ? 0xff : 0xffff
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw new KeylessEncodeError(
+      `Cannot encode keyless frame: ${nameOfTag(tag)} value ${v} does not fit ${bytes} byte(s)`,
+    )
+  }
+}
+
+/** Item size (3 + data) of an IP item, which is 4 or 16 bytes. */
+function ipItem(tag: number, ip: Uint8Array): number {
+  if (ip.length !== 4 && ip.length !== 16) wrongSize(tag, ip.length, '4 or 16')
+  return 3 + ip.length
+}
+
+/** Item size (3 + data) of a variable-length byte item. */
+function bytesItem(tag: number, data: Uint8Array): number {
+  if (data.length > MAX_BODY_BYTES) tooLong(tag, data.length)
+  return 3 + data.length
+}
+
+/** Checks `op` and returns the frame's total size; the rest goes to the m* variables. */
+function measure(id: number, op: Operation, padding: Padding): number {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+    throw new KeylessEncodeError(`Cannot encode keyless frame: ID ${id} is not a uint32`)
+  }
+  checkUint(Tag.Opcode, op.opcode, 1)
+  let unpadded = HEADER_BYTES + 4
+  if (op.payload !== undefined) unpadded += bytesItem(Tag.Payload, op.payload)
+  if (op.ski !== undefined) {
+    if (op.ski.length !== 20) wrongSize(Tag.Ski, op.ski.length, '20')
+    unpadded += 23
+  }
+  if (op.digest !== undefined) {
+    if (op.digest.length !== 32) wrongSize(Tag.CertificateDigest, op.digest.length, '32')
+    unpadded += 35
+  }
+  if (op.clientIp !== undefined) unpadded += ipItem(Tag.ClientIp, op.clientIp)
+  if (op.serverIp !== undefined) unpadded += ipItem(Tag.ServerIp, op.serverIp)
+  mServerName = op.serverName === undefined ? undefined : utf8Encoder.encode(op.serverName)
+  if (mServerName !== undefined) unpadded += bytesItem(Tag.ServerName, mServerName)
+  mCertId = op.certId === undefined ? undefined : utf8Encoder.encode(op.certId)
+  if (mCertId !== undefined) unpadded += bytesItem(Tag.CertId, mCertId)
+  mCustomFuncName =
+    op.customFuncName === undefined ? undefined : utf8Encoder.encode(op.customFuncName)
+  if (mCustomFuncName !== undefined) unpadded += bytesItem(Tag.CustomFuncName, mCustomFuncName)
+  if (op.extra !== undefined) unpadded += bytesItem(Tag.Extra, op.extra)
+  if (op.requestContext !== undefined) unpadded += bytesItem(Tag.RequestContext, op.requestContext)
+  if (op.complianceRegion !== undefined) {
+    checkUint(Tag.ComplianceRegion, op.complianceRegion, 1)
+    unpadded += 4
+  }
+  if (op.signatureScheme !== undefined) {
+    checkUint(Tag.SignatureScheme, op.signatureScheme, 2)
+    unpadded += 5
+  }
+  let pad = -1
   if (padding === 'gokeyless' && unpadded < PADDED_FRAME_BYTES) {
     // Pad to exactly 1024 bytes; when 8+B is 1021..1023 the item header alone
     // overshoots, and a zero-length padding item is still sent (1024..1026 bytes).
@@ -133,92 +229,69 @@ export function encodeFrame(id: number, op: Operation, padding: Padding = 'gokey
       `Cannot encode keyless frame: body of ${bodyLength} bytes exceeds ${MAX_BODY_BYTES}`,
     )
   }
-  // Every byte below is written (padding explicitly zeroed): pooled memory
-  // holds old frames.
-  const out = allocFrame(total)
-  out[0] = PROTOCOL_MAJOR
-  out[1] = PROTOCOL_MINOR
-  out[2] = bodyLength >>> 8
-  out[3] = bodyLength & 0xff
-  out[4] = id >>> 24
-  out[5] = (id >>> 16) & 0xff
-  out[6] = (id >>> 8) & 0xff
-  out[7] = id & 0xff
-  let at = HEADER_BYTES
-  for (let i = 0; i < items.length; i += 2) {
-    const data = items[i + 1] as Uint8Array
-    out[at] = (items[i] as Uint8Array)[0] as number
-    out[at + 1] = data.length >>> 8
-    out[at + 2] = data.length & 0xff
-    out.set(data, at + 3)
-    at += 3 + data.length
-  }
-  items.length = 0
-  if (pad >= 0) {
-    out[at] = Tag.Padding
-    out[at + 1] = pad >>> 8
-    out[at + 2] = pad & 0xff
-    out.fill(0, at + 3, total)
-  }
-  return out
+  mPad = pad
+  return total
 }
 
-const itemScratch: Uint8Array[] = []
-
-// Tag bytes for collectItems, so an item is two array slots and no allocation.
-const tagBytes: Uint8Array[] = Array.from({ length: 256 }, (_, t) => Uint8Array.of(t))
-
-function item(items: Uint8Array[], tag: number, data: Uint8Array): void {
-  if (data.length > MAX_BODY_BYTES) {
-    throw new KeylessEncodeError(
-      `Cannot encode keyless frame: ${nameOfTag(tag)} item of ${data.length} bytes exceeds ${MAX_BODY_BYTES}`,
-    )
-  }
-  items.push(tagBytes[tag] as Uint8Array, data)
-}
-
-function fixed(tag: number, data: Uint8Array, sizes: readonly number[]): Uint8Array {
-  if (!sizes.includes(data.length)) {
-    throw new KeylessEncodeError(
-      `Cannot encode keyless frame: ${nameOfTag(tag)} must be ${sizes.join(' or ')} bytes, got ${data.length}`,
-    )
-  }
-  return data
-}
-
-function uint(tag: number, v: number, bytes: 1 | 2): Uint8Array {
-  const max = bytes === 1 ? 0xff : 0xffff
-  if (!Number.isInteger(v) || v < 0 || v > max) {
-    throw new KeylessEncodeError(
-      `Cannot encode keyless frame: ${nameOfTag(tag)} value ${v} does not fit ${bytes} byte(s)`,
-    )
-  }
-  return bytes === 1 ? (tagBytes[v] as Uint8Array) : Uint8Array.of(v >>> 8, v & 0xff)
+/** Writes one item's header and data at `at`; returns the offset after it. */
+function put(out: Uint8Array, at: number, tag: number, data: Uint8Array): number {
+  out[at] = tag
+  out[at + 1] = data.length >>> 8
+  out[at + 2] = data.length & 0xff
+  out.set(data, at + 3)
+  return at + 3 + data.length
 }
 
 // Item order: opcode, payload, SKI, server IP, SNI is the order existing Go peers
 // use (vector V3); the rest follow in tag order.
-function collectItems(w: Uint8Array[], op: Operation): void {
-  item(w, Tag.Opcode, uint(Tag.Opcode, op.opcode, 1))
-  if (op.payload !== undefined) item(w, Tag.Payload, op.payload)
-  if (op.ski !== undefined) item(w, Tag.Ski, fixed(Tag.Ski, op.ski, [20]))
-  if (op.digest !== undefined) {
-    item(w, Tag.CertificateDigest, fixed(Tag.CertificateDigest, op.digest, [32]))
-  }
-  if (op.clientIp !== undefined) item(w, Tag.ClientIp, fixed(Tag.ClientIp, op.clientIp, [4, 16]))
-  if (op.serverIp !== undefined) item(w, Tag.ServerIp, fixed(Tag.ServerIp, op.serverIp, [4, 16]))
-  if (op.serverName !== undefined) item(w, Tag.ServerName, utf8Encoder.encode(op.serverName))
-  if (op.certId !== undefined) item(w, Tag.CertId, utf8Encoder.encode(op.certId))
-  if (op.customFuncName !== undefined) {
-    item(w, Tag.CustomFuncName, utf8Encoder.encode(op.customFuncName))
-  }
-  if (op.extra !== undefined) item(w, Tag.Extra, op.extra)
-  if (op.requestContext !== undefined) item(w, Tag.RequestContext, op.requestContext)
+function write(out: Uint8Array, start: number, id: number, op: Operation, total: number): void {
+  // Every byte is written (padding explicitly zeroed): pooled memory holds old frames.
+  const bodyLength = total - HEADER_BYTES
+  out[start] = PROTOCOL_MAJOR
+  out[start + 1] = PROTOCOL_MINOR
+  out[start + 2] = bodyLength >>> 8
+  out[start + 3] = bodyLength & 0xff
+  out[start + 4] = id >>> 24
+  out[start + 5] = (id >>> 16) & 0xff
+  out[start + 6] = (id >>> 8) & 0xff
+  out[start + 7] = id & 0xff
+  out[start + 8] = Tag.Opcode
+  out[start + 9] = 0
+  out[start + 10] = 1
+  out[start + 11] = op.opcode
+  let at = start + 12
+  if (op.payload !== undefined) at = put(out, at, Tag.Payload, op.payload)
+  if (op.ski !== undefined) at = put(out, at, Tag.Ski, op.ski)
+  if (op.digest !== undefined) at = put(out, at, Tag.CertificateDigest, op.digest)
+  if (op.clientIp !== undefined) at = put(out, at, Tag.ClientIp, op.clientIp)
+  if (op.serverIp !== undefined) at = put(out, at, Tag.ServerIp, op.serverIp)
+  if (mServerName !== undefined) at = put(out, at, Tag.ServerName, mServerName)
+  if (mCertId !== undefined) at = put(out, at, Tag.CertId, mCertId)
+  if (mCustomFuncName !== undefined) at = put(out, at, Tag.CustomFuncName, mCustomFuncName)
+  if (op.extra !== undefined) at = put(out, at, Tag.Extra, op.extra)
+  if (op.requestContext !== undefined) at = put(out, at, Tag.RequestContext, op.requestContext)
   if (op.complianceRegion !== undefined) {
-    item(w, Tag.ComplianceRegion, uint(Tag.ComplianceRegion, op.complianceRegion, 1))
+    out[at] = Tag.ComplianceRegion
+    out[at + 1] = 0
+    out[at + 2] = 1
+    out[at + 3] = op.complianceRegion
+    at += 4
   }
   if (op.signatureScheme !== undefined) {
-    item(w, Tag.SignatureScheme, uint(Tag.SignatureScheme, op.signatureScheme, 2))
+    out[at] = Tag.SignatureScheme
+    out[at + 1] = 0
+    out[at + 2] = 2
+    out[at + 3] = op.signatureScheme >>> 8
+    out[at + 4] = op.signatureScheme & 0xff
+    at += 5
+  }
+  mServerName = mCertId = mCustomFuncName = undefined
+  const pad = mPad
+  if (pad >= 0) {
+    out[at] = Tag.Padding
+    out[at + 1] = pad >>> 8
+    out[at + 2] = pad & 0xff
+    out.fill(0, at + 3, start + total)
   }
 }
 
