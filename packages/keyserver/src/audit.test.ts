@@ -232,3 +232,26 @@ test('AuditLog writes its lines WRITE_DELAY_MS after the first, or at once past 
   assert.equal(lines(), n + 2, 'close() writes what is pending')
   assert.deepEqual(await verifyAuditFile(file), { ok: true, count: n + 2 })
 })
+
+test('AuditLog times records on the wall clock, read once per turn', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'audit-'))
+  t.after(() => {
+    rmSync(dir, { recursive: true })
+  })
+  const file = join(dir, 'audit.log')
+  const log = await AuditLog.open(file)
+  const before = Date.now()
+  log.append(entry(1))
+  const at = performance.now()
+  log.append(entry(2), at + 1500) // happened 1.5 s after the turn's first record
+  log.append(entry(3), at)
+  const after = Date.now()
+  await log.close()
+  const times = readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => Date.parse((JSON.parse(l) as { time: string }).time))
+  assert.ok(times[0]! >= before && times[0]! <= after, `${times[0]} in [${before}, ${after}]`)
+  assert.ok(Math.abs(times[1]! - times[0]! - 1500) <= 2, `${times[1]! - times[0]!}`)
+  assert.ok(times[2]! >= before && times[2]! <= after + 1)
+})

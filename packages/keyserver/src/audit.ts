@@ -160,6 +160,9 @@ export class AuditLog {
   #pendingTimes = new Float64Array(1024)
   #scheduled = false
   #closed = false
+  // Date.now() and performance.now() at the first record of this turn.
+  #wallBase = 0
+  #monoBase = 0
   // Chained lines not written yet, and the timer that writes them.
   #out = Buffer.allocUnsafe(WRITE_BYTES + 64 * 1024)
   #outLength = 0
@@ -212,8 +215,13 @@ export class AuditLog {
     return Promise.resolve(new AuditLog(openSync(path, 'a', 0o600), prev, seq))
   }
 
-  /** Queues one record; it is chained at the end of this turn (written as the file comment says). */
-  append(entry: AuditEntry): void {
+  /**
+   * Queues one record; it is chained at the end of this turn (and written as
+   * the file comment says). `at` is when it happened on the performance.now()
+   * clock (default: now), for a caller that has just read it: the wall-clock
+   * time is read once per turn and the record's time derived from it.
+   */
+  append(entry: AuditEntry, at: number = performance.now()): void {
     if (this.#closed) return
     const n = this.#pending.length
     if (n === this.#pendingTimes.length) {
@@ -221,7 +229,11 @@ export class AuditLog {
       grown.set(this.#pendingTimes)
       this.#pendingTimes = grown
     }
-    this.#pendingTimes[n] = Date.now()
+    if (n === 0) {
+      this.#wallBase = Date.now()
+      this.#monoBase = at
+    }
+    this.#pendingTimes[n] = Math.floor(this.#wallBase + (at - this.#monoBase))
     this.#pending.push(entry)
     if (!this.#scheduled) {
       this.#scheduled = true

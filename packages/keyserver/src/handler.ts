@@ -46,6 +46,7 @@ import type { RevocationList } from './revocations.ts'
 export interface HandlerDeps {
   readonly keystore: () => Keystore
   readonly revocations: RevocationList
+  /** On performance.now() time (the default): the handler passes its own reading. */
   readonly buckets: TokenBuckets
   readonly audit: AuditLog | undefined
   readonly metrics: KeyServerMetrics
@@ -133,7 +134,8 @@ export function createHandler(deps: HandlerDeps): {
     start: number,
     result: string,
   ): void => {
-    const seconds = (performance.now() - start) / 1000
+    const end = performance.now()
+    const seconds = (end - start) / 1000
     if (result === 'ok') {
       let slot = okSlot[op.opcode] as number
       if (slot < 0) {
@@ -144,15 +146,18 @@ export function createHandler(deps: HandlerDeps): {
     } else {
       metrics.record(opName, result, seconds)
     }
-    deps.audit?.append({
-      node: peer.nodeId ?? null,
-      ski: skiHex,
-      op: opName,
-      sni: op.serverName ?? null,
-      clientIp: ipTextOf(texts, op.clientIp),
-      result,
-      latencyUs: Math.round(seconds * 1e6),
-    })
+    deps.audit?.append(
+      {
+        node: peer.nodeId ?? null,
+        ski: skiHex,
+        op: opName,
+        sni: op.serverName ?? null,
+        clientIp: ipTextOf(texts, op.clientIp),
+        result,
+        latencyUs: Math.round(seconds * 1e6),
+      },
+      end,
+    )
   }
   const refuse = (
     op: Operation,
@@ -199,7 +204,7 @@ export function createHandler(deps: HandlerDeps): {
           `Cannot serve request: unknown opcode ${opName}`,
         )
       }
-      if (!deps.buckets.take(nodeId ?? peer.remoteAddress)) {
+      if (!deps.buckets.take(nodeId ?? peer.remoteAddress, start)) {
         throw new OperationError(
           ErrorCode.RateLimited,
           'Cannot serve request: node is over its rate limit',
