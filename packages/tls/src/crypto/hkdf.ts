@@ -19,11 +19,16 @@ const LABEL_PREFIX = new TextEncoder().encode('tls13 ')
  * label<7..255> = "tls13 " + Label, and the context's length byte. A handful
  * of (label, length, context length) combinations occur; each is encoded once.
  */
-const labelPrefixes = new Map<string, Uint8Array>()
+const labelPrefixes = new Map<string, Map<number, Uint8Array>>()
 
 function labelPrefix(label: string, length: number, contextLength: number): Uint8Array {
-  const key = `${label}/${length}/${contextLength}`
-  let b = labelPrefixes.get(key)
+  let byLabel = labelPrefixes.get(label)
+  if (!byLabel) {
+    byLabel = new Map()
+    if (labelPrefixes.size < 64) labelPrefixes.set(label, byLabel)
+  }
+  const key = length * 256 + contextLength
+  let b = byLabel.get(key)
   if (!b) {
     const l = new TextEncoder().encode(label)
     b = new Uint8Array(2 + 1 + LABEL_PREFIX.length + l.length + 1)
@@ -33,7 +38,7 @@ function labelPrefix(label: string, length: number, contextLength: number): Uint
     b.set(LABEL_PREFIX, 3)
     b.set(l, 3 + LABEL_PREFIX.length)
     b[b.length - 1] = contextLength
-    if (labelPrefixes.size < 256) labelPrefixes.set(key, b)
+    if (byLabel.size < 16) byLabel.set(key, b)
   }
   return b
 }
