@@ -42,6 +42,11 @@ import { createCa, issueNodeCert, issueServerCert } from '@outpost/pki'
 import { SERVER_CERTIFICATE_VERIFY_PREFIX, initKeystore } from '@outpost/keyserver'
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3)
+// Unmeasured load on each case before its cells: the key server runs for days,
+// and a fresh process spends its first seconds in V8's lower tiers (the
+// functions that run once per event-loop turn, not per request, take longest
+// to be optimised). Without it the first cells measured that warm-up.
+const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3)
 const IN_FLIGHT = 64
 const CONNECTIONS = (process.env['BENCH_CONNECTIONS'] ?? '1,4,16').split(',').map(Number)
 const ONLY = process.env['BENCH_ONLY'] // substring of a case name
@@ -86,10 +91,11 @@ function rawBench(run: () => void): { ops: number; p50: number; p99: number; cpu
 async function loadBench(
   clients: KeylessClient[],
   op: Operation,
+  seconds = SECONDS,
 ): Promise<{ ops: number; count: number; p50: number; p99: number; errors: number }> {
   const lat: number[] = []
   let errors = 0
-  const end = performance.now() + SECONDS * 1000
+  const end = performance.now() + seconds * 1000
   const t0 = performance.now()
   let done = 0
   const lanes = Array.from({ length: IN_FLIGHT }, async (_, i) => {
@@ -240,23 +246,30 @@ async function main(): Promise<void> {
     const pingCpu = new Map<number, number>()
     const load0 = loadavg()
     process.stderr.write(
-      `keyserver bench: ${SECONDS} s per cell, ${IN_FLIGHT} requests in flight\n`,
+      `keyserver bench: ${SECONDS} s per cell after ${WARMUP_SECONDS} s of unmeasured load per operation, ${IN_FLIGHT} requests in flight\n`,
     )
+    const connect = (n: number): KeylessClient[] =>
+      Array.from(
+        { length: n },
+        () =>
+          new KeylessClient({
+            servers: [{ host: '127.0.0.1', port, servername: 'localhost' }],
+            ca: ca.certPem,
+            cert: node.certPem,
+            key: new Uint8Array(node.keyPem),
+            operationTimeoutMs: 30_000,
+          }),
+      )
     for (const c of cases) {
       if (ONLY !== undefined && !c.name.includes(ONLY)) continue
       const op = c.op(skiOf(c.key))
+      if (WARMUP_SECONDS > 0) {
+        const warm = connect(4)
+        await loadBench(warm, op, WARMUP_SECONDS)
+        for (const cl of warm) await cl.close()
+      }
       for (const conns of CONNECTIONS) {
-        const clients = Array.from(
-          { length: conns },
-          () =>
-            new KeylessClient({
-              servers: [{ host: '127.0.0.1', port, servername: 'localhost' }],
-              ca: ca.certPem,
-              cert: node.certPem,
-              key: new Uint8Array(node.keyPem),
-              operationTimeoutMs: 30_000,
-            }),
-        )
+        const clients = connect(conns)
         await Promise.all(clients.map((cl) => cl.ping()))
         // Warm up, then measure with the server's utilisation.
         await Promise.all(Array.from({ length: 200 }, (_, i) => clients[i % conns]!.execute(op)))
@@ -355,6 +368,7 @@ async function main(): Promise<void> {
         {
           date: new Date().toISOString(),
           seconds: SECONDS,
+          warmupSeconds: WARMUP_SECONDS,
           inFlight: IN_FLIGHT,
           loadAverage: loadavg(),
           results,
