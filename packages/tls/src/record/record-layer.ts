@@ -145,11 +145,17 @@ export class RecordEncrypter extends HalfConn {
   }
 
   /**
-   * One TLSCiphertext record carrying `content` (at most 2^14 bytes) of `type`,
-   * with `padBytes` zeros of padding (RFC 8446 §5.4).
+   * One TLSCiphertext record carrying `content` (at most 2^14 bytes, or pieces
+   * of at most that much together) of `type`, with `padBytes` zeros of padding
+   * (RFC 8446 §5.4).
    */
-  encrypt(type: ContentType, content: Uint8Array, padBytes = 0): Uint8Array {
-    const innerLen = content.length + 1 + padBytes
+  encrypt(
+    type: ContentType,
+    content: Uint8Array | readonly Uint8Array[],
+    padBytes = 0,
+  ): Uint8Array {
+    const contentLen = lengthOf(content)
+    const innerLen = contentLen + 1 + padBytes
     const len = innerLen + TAG_BYTES
     const out = new Uint8Array(RECORD_HEADER_BYTES + len)
     out[0] = ContentType.ApplicationData
@@ -160,8 +166,8 @@ export class RecordEncrypter extends HalfConn {
     // TLSInnerPlaintext (RFC 8446 §5.2) laid out where its ciphertext goes:
     // content ‖ type ‖ zeros, sealed with one update() and overwritten by it.
     const inner = out.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + innerLen)
-    inner.set(content)
-    inner[content.length] = type
+    copyInto(inner, content)
+    inner[contentLen] = type
     const c = createCipheriv(this.suite.aead as 'aes-128-gcm', this.key, this.nextNonce(), {
       authTagLength: TAG_BYTES,
     })
@@ -178,14 +184,38 @@ export class RecordEncrypter extends HalfConn {
   }
 }
 
+function lengthOf(content: Uint8Array | readonly Uint8Array[]): number {
+  if (content instanceof Uint8Array) return content.length
+  let n = 0
+  for (const c of content) n += c.length
+  return n
+}
+
+/** Copies `content` (one piece or several, in order) to the start of `to`. */
+function copyInto(to: Uint8Array, content: Uint8Array | readonly Uint8Array[]): void {
+  if (content instanceof Uint8Array) {
+    to.set(content)
+    return
+  }
+  let at = 0
+  for (const c of content) {
+    to.set(c, at)
+    at += c.length
+  }
+}
+
 /** A TLSPlaintext record (RFC 8446 §5.1), used before keys are in place. */
-export function plaintextRecord(type: ContentType, fragment: Uint8Array): Uint8Array {
-  const out = new Uint8Array(RECORD_HEADER_BYTES + fragment.length)
+export function plaintextRecord(
+  type: ContentType,
+  fragment: Uint8Array | readonly Uint8Array[],
+): Uint8Array {
+  const len = lengthOf(fragment)
+  const out = new Uint8Array(RECORD_HEADER_BYTES + len)
   out[0] = type
   out[1] = 3
   out[2] = 3
-  out[3] = fragment.length >>> 8
-  out[4] = fragment.length & 0xff
-  out.set(fragment, RECORD_HEADER_BYTES)
+  out[3] = len >>> 8
+  out[4] = len & 0xff
+  copyInto(out.subarray(RECORD_HEADER_BYTES), fragment)
   return out
 }

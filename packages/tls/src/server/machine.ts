@@ -556,6 +556,15 @@ export class ServerConnection {
     this.#pendingHandshake = []
     let total = 0
     for (const m of msgs) total += m.length
+    if (total <= MAX_PLAINTEXT_BYTES) {
+      // One record (the usual case): the messages are copied once, into it.
+      this.#out.push(
+        this.#writer
+          ? this.#writer.encrypt(ContentType.Handshake, msgs, this.#padFor(total))
+          : plaintextRecord(ContentType.Handshake, msgs),
+      )
+      return
+    }
     const all = new Uint8Array(total)
     let at = 0
     for (const m of msgs) {
