@@ -87,6 +87,8 @@ function stop(r: Running): Promise<void> {
 
 /** The first 'session' (ticket) a client receives; attached before the handshake so none is missed. */
 const sessions = new WeakMap<TLSSocket, Promise<Buffer>>()
+/** How many tickets each client has received so far. */
+const ticketCounts = new WeakMap<TLSSocket, { n: number }>()
 
 function client(port: number, opts: ConnectionOptions = {}): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -104,6 +106,11 @@ function client(port: number, opts: ConnectionOptions = {}): Promise<TLSSocket> 
         s.once('session', res)
       }),
     )
+    const count = { n: 0 }
+    ticketCounts.set(s, count)
+    s.on('session', () => {
+      count.n++
+    })
     s.once('secureConnect', () => {
       resolve(s)
     })
@@ -246,6 +253,9 @@ describe('HelloRetryRequest and resumption', () => {
     assert.deepEqual(await roundTrip(second, Buffer.from('again')), Buffer.from('again'))
     assert.equal(signer.calls, before, 'a resumed handshake must not sign')
     assert.equal(echo.conns.at(-1)?.getInfo()?.resumed, true)
+    // Two tickets after the full handshake, one after the resumption (as OpenSSL sends).
+    assert.equal(ticketCounts.get(first)?.n, 2)
+    assert.equal(ticketCounts.get(second)?.n, 1)
     second.destroy()
   })
 

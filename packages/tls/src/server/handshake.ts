@@ -700,13 +700,19 @@ export function handleClientFinished(
   return { kind: 'Traffic', negotiated: state.negotiated }
 }
 
-/** RFC 8446 §4.6.1: tickets after every handshake, resumed ones included (tlsfuzzer expects it). */
+/**
+ * RFC 8446 §4.6.1: tickets after every handshake, resumed ones included (tlsfuzzer
+ * expects it): `ticketsPerHandshake` after a full handshake, one after a resumption
+ * (as OpenSSL does: the client already holds tickets, and needs one to replace the one
+ * it used).
+ */
 function sendSessionTickets(rms: Uint8Array, negotiated: Negotiated, io: HandshakeIo): void {
   const cfg = io.config
   const sealer = cfg.tickets
   if (!sealer) return
   const now = cfg.now()
-  for (let i = 0; i < cfg.ticketsPerHandshake; i++) {
+  const count = negotiated.resumed ? Math.min(1, cfg.ticketsPerHandshake) : cfg.ticketsPerHandshake
+  for (let i = 0; i < count; i++) {
     const nonce = new Uint8Array([0, 0, 0, i])
     const psk = resumptionPsk(negotiated.suite, rms, nonce)
     const r = cfg.random(4)
