@@ -11,6 +11,7 @@ import {
   decodeHeader,
   decodeOperationAt,
   encodeFrame,
+  encodeFrameInto,
   type Operation,
   type Padding,
 } from './frame.ts'
@@ -429,6 +430,38 @@ test('decodeOperationAt() decodes a frame inside a larger buffer as decodeFrame(
       },
     ),
     { numRuns: 2000 },
+  )
+})
+
+test('encodeFrameInto() writes exactly encodeFrame() bytes over old contents, or nothing when they do not fit', () => {
+  fc.assert(
+    fc.property(
+      arbId,
+      arbOperation,
+      arbPadding,
+      fc.nat({ max: 100 }),
+      fc.integer({ min: -3, max: 3 }),
+      (id, op, padding, at, slack) => {
+        const want = encodeFrame(id, op, padding)
+        const size = Math.max(0, at + want.length + slack)
+        const buf = Buffer.alloc(size + 7, 0xaa)
+        const out = buf.subarray(0, size)
+        const end = encodeFrameInto(out, at, id, op, padding)
+        if (at + want.length > size) {
+          assert.equal(end, -want.length)
+          assert.ok(
+            buf.every((x) => x === 0xaa),
+            'nothing written',
+          )
+          return
+        }
+        assert.equal(end, at + want.length)
+        assert.equal(toHex(out.subarray(at, end)), toHex(want), 'padding zeroed, items in order')
+        assert.ok(buf.subarray(0, at).every((x) => x === 0xaa))
+        assert.ok(buf.subarray(end).every((x) => x === 0xaa))
+      },
+    ),
+    { numRuns: 300 },
   )
 })
 
