@@ -3,14 +3,23 @@
  * the AEAD key and IV derived from one traffic secret, a 64-bit sequence number,
  * and the secret itself for KeyUpdate (RFC 8446 §7.2).
  *
- * Per-record nonce = IV XOR seq (RFC 8446 §5.3). node:crypto AEAD objects cannot
- * be re-keyed with a new nonce, so each record creates one, from a cached
- * KeyObject (much cheaper than from raw key bytes).
+ * Per-record nonce = IV XOR seq (RFC 8446 §5.3). Two backends give the same bytes
+ * (crypto/native.ts): 'native' keeps one OpenSSL AEAD context per traffic key,
+ * keyed once, and only re-nonces it per record (the IV stays in C and is
+ * cleansed with the context); 'node' creates a node:crypto Cipheriv/Decipheriv
+ * per record (those cannot take a new nonce), from a cached KeyObject.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
 import { AlertDescription, ContentType } from '../constants.ts'
 import { InternalError, PeerMisbehavedError } from '../errors.ts'
 import { nextTrafficSecret, trafficKeys } from '../crypto/key-schedule.ts'
+import {
+  bindingFor,
+  defaultBackend,
+  type CryptoBackend,
+  type NativeAead,
+  type NativeBinding,
+} from '../crypto/native.ts'
 import type { SuiteParams } from '../crypto/suites.ts'
 import { MAX_PLAINTEXT_BYTES, RECORD_HEADER_BYTES } from './deframer.ts'
 
@@ -20,28 +29,57 @@ const MAX_RECORDS_PER_KEY = 2 ** 24
 
 class HalfConn {
   protected readonly suite: SuiteParams
-  protected key!: KeyObject
+  readonly #binding: NativeBinding | undefined
+  readonly #direction: 'seal' | 'open'
+  /** True on the native backend. */
+  protected readonly isNative: boolean
+  /** The native backend's context for the current key. */
+  protected aead: NativeAead | undefined
+  /** The node backend's key and IV. */
+  protected key: KeyObject | undefined
   protected readonly iv = new Uint8Array(12)
   protected readonly nonce = new Uint8Array(12)
   #trafficSecret: Uint8Array
   seq = 0
 
-  constructor(suite: SuiteParams, trafficSecret: Uint8Array) {
+  constructor(
+    suite: SuiteParams,
+    trafficSecret: Uint8Array,
+    direction: 'seal' | 'open',
+    backend: CryptoBackend,
+  ) {
     this.suite = suite
+    this.#binding = bindingFor(backend)
+    this.isNative = this.#binding !== undefined
+    this.#direction = direction
     this.#trafficSecret = new Uint8Array(trafficSecret)
     this.#install()
   }
 
+  /** The backend this direction runs on. */
+  get backend(): CryptoBackend {
+    return this.isNative ? 'native' : 'node'
+  }
+
   #install(): void {
     const { key, iv } = trafficKeys(this.suite, this.#trafficSecret)
-    this.key = createSecretKey(key)
-    key.fill(0)
-    this.iv.set(iv)
-    iv.fill(0)
+    try {
+      this.aead?.free()
+      this.aead = undefined
+      if (this.#binding !== undefined) {
+        this.aead = new this.#binding.Aead(this.suite.aead, this.#direction, key, iv)
+      } else {
+        this.key = createSecretKey(key)
+        this.iv.set(iv)
+      }
+    } finally {
+      key.fill(0)
+      iv.fill(0)
+    }
     this.seq = 0
   }
 
-  /** Moves to application_traffic_secret_N+1 (RFC 8446 §7.2). */
+  /** Moves to application_traffic_secret_N+1 (RFC 8446 §7.2); the old context is freed. */
   update(): void {
     const next = nextTrafficSecret(this.suite, this.#trafficSecret)
     this.#trafficSecret.fill(0)
@@ -49,14 +87,19 @@ class HalfConn {
     this.#install()
   }
 
-  /** Nonce for the current seq, then seq++. */
-  protected nextNonce(): Uint8Array {
+  /** The current seq, then seq++. */
+  protected nextSeq(): number {
     if (this.seq >= MAX_RECORDS_PER_KEY) {
       throw new InternalError('Cannot protect record: too many records under one key')
     }
+    return this.seq++
+  }
+
+  /** The node backend's nonce for the current seq, then seq++. */
+  protected nextNonce(): Uint8Array {
     const n = this.nonce
     n.set(this.iv)
-    let s = this.seq++
+    let s = this.nextSeq()
     for (let i = 11; i >= 4 && s > 0; i--) {
       n[i] = (n[i] as number) ^ (s & 0xff)
       s = Math.floor(s / 256)
@@ -64,8 +107,26 @@ class HalfConn {
     return n
   }
 
-  /** Zeroises what we can reach; the KeyObject is released to the GC. */
+  /** The node backend's KeyObject; throws once dropped. */
+  protected keyObject(): KeyObject {
+    if (this.key === undefined) throw new InternalError('Cannot protect record: keys dropped')
+    return this.key
+  }
+
+  /** The native backend's context; throws once dropped. */
+  protected context(): NativeAead {
+    if (this.aead === undefined) throw new InternalError('Cannot protect record: keys dropped')
+    return this.aead
+  }
+
+  /**
+   * Zeroises what we can reach: the native context (key schedule and IV, in C) is
+   * freed now; a node KeyObject is released to the GC.
+   */
   drop(): void {
+    this.aead?.free()
+    this.aead = undefined
+    this.key = undefined
     this.#trafficSecret.fill(0)
     this.iv.fill(0)
     this.nonce.fill(0)
@@ -74,27 +135,30 @@ class HalfConn {
 
 /** The read direction: opens TLSCiphertext records. */
 export class RecordDecrypter extends HalfConn {
+  constructor(suite: SuiteParams, trafficSecret: Uint8Array, backend = defaultBackend) {
+    super(suite, trafficSecret, 'open', backend)
+  }
+
   /**
    * Opens one record. Returns the inner content type and content; throws
    * bad_record_mac when the tag does not verify (RFC 8446 §5.2) and
    * record_overflow/unexpected_message per RFC 8446 §5.2, §5.4.
+   *
+   * With `inPlace` (native backend only) the plaintext overwrites the
+   * ciphertext in `fragment` and the content is a view of it; a record that
+   * fails its tag is left zeroed there.
    */
-  decrypt(header: Uint8Array, fragment: Uint8Array): { type: number; content: Uint8Array } {
+  decrypt(
+    header: Uint8Array,
+    fragment: Uint8Array,
+    inPlace = false,
+  ): { type: number; content: Uint8Array } {
     if (fragment.length < TAG_BYTES + 1) {
       throw new PeerMisbehavedError(AlertDescription.BadRecordMac, 'Cannot open record: too short')
     }
-    const nonce = this.nextNonce()
-    const d = createDecipheriv(this.suite.aead as 'aes-128-gcm', this.key, nonce, {
-      authTagLength: TAG_BYTES,
-    })
-    d.setAAD(header)
-    d.setAuthTag(fragment.subarray(fragment.length - TAG_BYTES))
-    const plain = d.update(fragment.subarray(0, fragment.length - TAG_BYTES))
-    try {
-      d.final()
-    } catch {
-      throw new PeerMisbehavedError(AlertDescription.BadRecordMac, 'Cannot open record: bad tag')
-    }
+    const plain = this.isNative
+      ? this.#openNative(header, fragment, inPlace)
+      : this.#openNode(header, fragment)
     // RFC 8446 §5.2: TLSInnerPlaintext must not exceed 2^14 + 1 bytes.
     if (plain.length > MAX_PLAINTEXT_BYTES + 1) {
       throw new PeerMisbehavedError(
@@ -114,6 +178,33 @@ export class RecordDecrypter extends HalfConn {
     return { type: plain[i] as number, content: plain.subarray(0, i) }
   }
 
+  #openNative(header: Uint8Array, fragment: Uint8Array, inPlace: boolean): Uint8Array {
+    const aead = this.context()
+    const out = inPlace ? fragment : new Uint8Array(fragment.length - TAG_BYTES)
+    const n = aead.open(this.nextSeq(), header, fragment, out, 0)
+    if (n < 0) {
+      throw new PeerMisbehavedError(AlertDescription.BadRecordMac, 'Cannot open record: bad tag')
+    }
+    return out.subarray(0, n)
+  }
+
+  #openNode(header: Uint8Array, fragment: Uint8Array): Uint8Array {
+    const key = this.keyObject()
+    const d = createDecipheriv(this.suite.aead as 'aes-128-gcm', key, this.nextNonce(), {
+      authTagLength: TAG_BYTES,
+    })
+    d.setAAD(header)
+    d.setAuthTag(fragment.subarray(fragment.length - TAG_BYTES))
+    const plain = d.update(fragment.subarray(0, fragment.length - TAG_BYTES))
+    try {
+      d.final()
+    } catch {
+      plain.fill(0)
+      throw new PeerMisbehavedError(AlertDescription.BadRecordMac, 'Cannot open record: bad tag')
+    }
+    return plain
+  }
+
   /** Seq rolls back when a trial decryption of skipped early data failed (RFC 8446 §4.2.10). */
   undoSeq(): void {
     this.seq--
@@ -122,15 +213,24 @@ export class RecordDecrypter extends HalfConn {
 
 /** The write direction: seals records. */
 export class RecordEncrypter extends HalfConn {
+  constructor(suite: SuiteParams, trafficSecret: Uint8Array, backend = defaultBackend) {
+    super(suite, trafficSecret, 'seal', backend)
+  }
+
   /**
-   * Like `encrypt`, but appends the record to `out` as pieces (header,
-   * ciphertext, tag) without copying the ciphertext into one buffer: the bulk
-   * write path hands the pieces to the socket as they are.
+   * Like `encrypt`, but appends the record to `out`. The node backend appends it
+   * as pieces (header, ciphertext, tag) without copying the ciphertext into one
+   * buffer, so the bulk write path hands the pieces to the socket as they are;
+   * the native backend seals into one buffer (sealing costs less than a piece).
    */
   encryptParts(type: ContentType, content: Uint8Array, padBytes: number, out: Uint8Array[]): void {
+    if (this.isNative) {
+      out.push(this.encrypt(type, content, padBytes))
+      return
+    }
     const len = content.length + 1 + padBytes + TAG_BYTES
     const header = new Uint8Array([ContentType.ApplicationData, 3, 3, len >>> 8, len & 0xff])
-    const c = createCipheriv(this.suite.aead as 'aes-128-gcm', this.key, this.nextNonce(), {
+    const c = createCipheriv(this.suite.aead as 'aes-128-gcm', this.keyObject(), this.nextNonce(), {
       authTagLength: TAG_BYTES,
     })
     c.setAAD(header)
@@ -164,11 +264,15 @@ export class RecordEncrypter extends HalfConn {
     out[3] = len >>> 8
     out[4] = len & 0xff
     // TLSInnerPlaintext (RFC 8446 §5.2) laid out where its ciphertext goes:
-    // content ‖ type ‖ zeros, sealed with one update() and overwritten by it.
+    // content ‖ type ‖ zeros, sealed in place.
     const inner = out.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + innerLen)
     copyInto(inner, content)
     inner[contentLen] = type
-    const c = createCipheriv(this.suite.aead as 'aes-128-gcm', this.key, this.nextNonce(), {
+    if (this.isNative) {
+      this.context().seal(this.nextSeq(), out, RECORD_HEADER_BYTES)
+      return out
+    }
+    const c = createCipheriv(this.suite.aead as 'aes-128-gcm', this.keyObject(), this.nextNonce(), {
       authTagLength: TAG_BYTES,
     })
     c.setAAD(out.subarray(0, RECORD_HEADER_BYTES))

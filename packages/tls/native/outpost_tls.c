@@ -1,0 +1,583 @@
+/*
+ * outpost_tls: the few OpenSSL operations packages/tls needs without node:crypto's
+ * per-call overheads (docs/adr/0012-native-crypto-addon.md). Plain C over Node-API,
+ * compiled by scripts/build-native.ts against the headers of the running Node and
+ * linked against nothing: the OpenSSL symbols resolve from the node binary itself,
+ * so this is the same OpenSSL node:crypto and node:tls use.
+ *
+ * Exports (all byte arguments are Uint8Arrays; nothing secret is ever a string):
+ *
+ *   new Aead(name, direction, key, iv)
+ *       name 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305', direction 'seal' |
+ *       'open'. One EVP_CIPHER_CTX keyed once; per record only the nonce changes
+ *       (RFC 8446 §5.3: iv XOR the 64-bit record sequence number, left-padded).
+ *   aead.seal(seq, record, aadLength)
+ *       In place: record[0, aadLength) is the additional data, the bytes up to the
+ *       last 16 are the plaintext and become the ciphertext, the tag goes into the
+ *       last 16 bytes.
+ *   aead.open(seq, aad, input, output, outputOffset) -> number
+ *       input = ciphertext ‖ tag. Writes the plaintext to output[outputOffset...] and
+ *       returns its length, or returns -1 when the tag does not verify; then the
+ *       bytes written are zeroed before returning, so no unauthenticated plaintext
+ *       is left for the caller.
+ *   aead.free()
+ *       Frees and cleanses the context and the IV now (also done on GC).
+ *   x25519(peerPublic, publicOut, publicOffset, secretOut, secretOffset) -> boolean
+ *       A fresh key pair, its public key and the shared secret with the peer's key
+ *       (RFC 7748 §6.1). false when the peer's key is a small-order point (all-zero
+ *       secret, RFC 8446 §7.4.2); the private key never leaves OpenSSL.
+ *   mlkem768Encapsulate(ek, ciphertextOut, ciphertextOffset, secretOut, secretOffset)
+ *       -> boolean
+ *       FIPS 203 encapsulation to an ML-KEM-768 encapsulation key; false when the
+ *       key fails FIPS 203's input check (§7.2).
+ *
+ * Every length, offset and sequence number is checked here before anything is
+ * written; a bad argument is a TypeError or RangeError, an OpenSSL failure an
+ * Error, never a crash. OpenSSL's error queue is cleared after each failure so
+ * node:crypto does not later report our errors as its own.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/opensslv.h>
+#include <openssl/rand.h>
+
+#define TAG_BYTES 16
+#define IV_BYTES 12
+#define X25519_BYTES 32
+#define MLKEM768_EK_BYTES 1184
+#define MLKEM768_CT_BYTES 1088
+#define MLKEM_SS_BYTES 32
+/* Far above a TLS record (2^14 + 256) and below INT_MAX, which EVP's lengths are. */
+#define MAX_AEAD_BYTES ((size_t)1 << 30)
+/* Number.MAX_SAFE_INTEGER: larger doubles do not name one integer. */
+#define MAX_SEQ 9007199254740991.0
+
+/* --------------------------------------------------------------- ciphers -- */
+
+enum { AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305, CIPHER_COUNT };
+
+static const char *const cipher_names[CIPHER_COUNT] = {
+    "aes-128-gcm",
+    "aes-256-gcm",
+    "chacha20-poly1305",
+};
+static const char *const cipher_fetch_names[CIPHER_COUNT] = {
+    "AES-128-GCM",
+    "AES-256-GCM",
+    "ChaCha20-Poly1305",
+};
+/* Fetched once per process (fetching is a locked lookup in the provider store). */
+static EVP_CIPHER *ciphers[CIPHER_COUNT];
+static int ciphers_ok;
+static pthread_once_t ciphers_once = PTHREAD_ONCE_INIT;
+
+static void fetch_ciphers(void) {
+  for (int i = 0; i < CIPHER_COUNT; i++) {
+    ciphers[i] = EVP_CIPHER_fetch(NULL, cipher_fetch_names[i], NULL);
+    if (ciphers[i] == NULL) {
+      ERR_clear_error();
+      return;
+    }
+  }
+  ciphers_ok = 1;
+}
+
+/* ---------------------------------------------------------------- errors -- */
+
+/* Each throw helper returns NULL, so a callback can `return throw_...(...)`. */
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+static napi_value throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return NULL;
+}
+
+static napi_value throw_openssl(napi_env env, const char *msg) {
+  ERR_clear_error();
+  napi_throw_error(env, "ERR_OUTPOST_TLS_OPENSSL", msg);
+  return NULL;
+}
+
+/* ------------------------------------------------------------- arguments -- */
+
+typedef struct {
+  uint8_t *data;
+  size_t length;
+} bytes_t;
+
+/* A Uint8Array (or Buffer) argument; 0 after throwing a TypeError. */
+static int get_bytes(napi_env env, napi_value v, const char *what, const char *name,
+                     bytes_t *out) {
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "Cannot %s: %s must be a Uint8Array", what, name);
+    throw_type(env, msg);
+    return 0;
+  }
+  /* An empty or detached array may report a NULL pointer: point at a harmless byte
+     instead, so no NULL + offset ever reaches OpenSSL. */
+  static uint8_t empty[1];
+  out->data = data != NULL && length > 0 ? (uint8_t *)data : empty;
+  out->length = data != NULL ? length : 0;
+  return 1;
+}
+
+/* A non-negative integer argument at most `max`; 0 after throwing. */
+static int get_index(napi_env env, napi_value v, const char *what, const char *name,
+                     double max, double *out) {
+  double d;
+  char msg[200];
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
+    snprintf(msg, sizeof msg, "Cannot %s: %s must be a number", what, name);
+    throw_type(env, msg);
+    return 0;
+  }
+  if (!(d >= 0 && d <= max) || floor(d) != d) {
+    snprintf(msg, sizeof msg, "Cannot %s: %s must be an integer from 0 to %.0f, current value is %g",
+             what, name, max, d);
+    throw_range(env, msg);
+    return 0;
+  }
+  *out = d;
+  return 1;
+}
+
+static int get_string(napi_env env, napi_value v, char *buf, size_t size) {
+  size_t n;
+  return napi_get_value_string_utf8(env, v, buf, size, &n) == napi_ok && n < size - 1;
+}
+
+/* True when [a, a + an) and [b, b + bn) share a byte. */
+static int overlaps(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
+  if (an == 0 || bn == 0) return 0;
+  uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
+  return a0 < b0 + bn && b0 < a0 + an;
+}
+
+/* ------------------------------------------------------------------ Aead -- */
+
+typedef struct {
+  EVP_CIPHER_CTX *ctx; /* NULL once freed */
+  uint8_t iv[IV_BYTES];
+  int enc; /* 1: seal, 0: open */
+} aead_t;
+
+static void aead_release(aead_t *a) {
+  if (a->ctx != NULL) {
+    EVP_CIPHER_CTX_free(a->ctx); /* cleanses the key schedule */
+    a->ctx = NULL;
+  }
+  OPENSSL_cleanse(a->iv, sizeof a->iv);
+}
+
+static void aead_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  aead_release((aead_t *)data);
+  OPENSSL_free(data);
+}
+
+/* RFC 8446 §5.3: the 64-bit sequence number, big-endian, XORed into the IV's last 8 bytes. */
+static void make_nonce(const uint8_t *iv, uint64_t seq, uint8_t *nonce) {
+  memcpy(nonce, iv, IV_BYTES);
+  for (int i = 0; i < 8; i++) nonce[IV_BYTES - 1 - i] ^= (uint8_t)(seq >> (8 * i));
+}
+
+static napi_value aead_new(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], self, target;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok) return NULL;
+  if (napi_get_new_target(env, info, &target) != napi_ok || target == NULL) {
+    return throw_type(env, "Cannot create Aead: call it with new");
+  }
+  if (argc < 4) return throw_type(env, "Cannot create Aead: expected (name, direction, key, iv)");
+  char name[32], dir[8];
+  int which = -1;
+  if (get_string(env, argv[0], name, sizeof name)) {
+    for (int i = 0; i < CIPHER_COUNT; i++) {
+      if (strcmp(name, cipher_names[i]) == 0) which = i;
+    }
+  }
+  if (which < 0) {
+    return throw_type(
+        env, "Cannot create Aead: name must be 'aes-128-gcm', 'aes-256-gcm' or 'chacha20-poly1305'");
+  }
+  int enc = -1;
+  if (get_string(env, argv[1], dir, sizeof dir)) {
+    if (strcmp(dir, "seal") == 0) enc = 1;
+    if (strcmp(dir, "open") == 0) enc = 0;
+  }
+  if (enc < 0) {
+    return throw_type(env, "Cannot create Aead: direction must be 'seal' or 'open'");
+  }
+  bytes_t key, iv;
+  if (!get_bytes(env, argv[2], "create Aead", "key", &key)) return NULL;
+  if (!get_bytes(env, argv[3], "create Aead", "iv", &iv)) return NULL;
+  pthread_once(&ciphers_once, fetch_ciphers);
+  if (!ciphers_ok) return throw_openssl(env, "Cannot create Aead: OpenSSL has no such cipher");
+  const EVP_CIPHER *cipher = ciphers[which];
+  int key_len = EVP_CIPHER_get_key_length(cipher);
+  char msg[160];
+  if (key_len <= 0 || key.length != (size_t)key_len) {
+    snprintf(msg, sizeof msg, "Cannot create Aead: %s needs a key of %d bytes, current length is %zu",
+             name, key_len, key.length);
+    return throw_range(env, msg);
+  }
+  if (iv.length != IV_BYTES) {
+    snprintf(msg, sizeof msg, "Cannot create Aead: iv must be %d bytes, current length is %zu",
+             IV_BYTES, iv.length);
+    return throw_range(env, msg);
+  }
+  aead_t *a = OPENSSL_zalloc(sizeof *a);
+  if (a == NULL) return throw_openssl(env, "Cannot create Aead: out of memory");
+  a->enc = enc;
+  a->ctx = EVP_CIPHER_CTX_new();
+  /* Cipher and key now; the IV of each record at seal/open. The IV length is 12
+     by default for all three, set anyway so a default change cannot bite. */
+  if (a->ctx == NULL || EVP_CipherInit_ex(a->ctx, cipher, NULL, NULL, NULL, enc) != 1 ||
+      EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_IVLEN, IV_BYTES, NULL) != 1 ||
+      EVP_CipherInit_ex(a->ctx, NULL, NULL, key.data, NULL, enc) != 1) {
+    aead_release(a);
+    OPENSSL_free(a);
+    return throw_openssl(env, "Cannot create Aead: OpenSSL refused the key");
+  }
+  memcpy(a->iv, iv.data, IV_BYTES);
+  if (napi_wrap(env, self, a, aead_finalize, NULL, NULL) != napi_ok) {
+    aead_release(a);
+    OPENSSL_free(a);
+    return throw_openssl(env, "Cannot create Aead: napi_wrap failed");
+  }
+  return self;
+}
+
+/* The live context behind `self` for `what`; NULL after throwing. */
+static aead_t *aead_of(napi_env env, napi_value self, const char *what, int enc) {
+  void *p = NULL;
+  char msg[120];
+  if (napi_unwrap(env, self, &p) != napi_ok || p == NULL) {
+    snprintf(msg, sizeof msg, "Cannot %s: receiver is not an Aead", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  aead_t *a = p;
+  if (a->ctx == NULL) {
+    snprintf(msg, sizeof msg, "Cannot %s: the Aead is freed", what);
+    napi_throw_error(env, "ERR_OUTPOST_TLS_FREED", msg);
+    return NULL;
+  }
+  if (a->enc != enc) {
+    snprintf(msg, sizeof msg, "Cannot %s: the Aead was created for '%s'", what,
+             a->enc ? "seal" : "open");
+    napi_throw_error(env, "ERR_OUTPOST_TLS_DIRECTION", msg);
+    return NULL;
+  }
+  return a;
+}
+
+static napi_value aead_seal(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], self;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok) return NULL;
+  aead_t *a = aead_of(env, self, "seal", 1);
+  if (a == NULL) return NULL;
+  if (argc < 3) return throw_type(env, "Cannot seal: expected (seq, record, aadLength)");
+  double seq, aad_d;
+  bytes_t rec;
+  if (!get_index(env, argv[0], "seal", "seq", MAX_SEQ, &seq)) return NULL;
+  if (!get_bytes(env, argv[1], "seal", "record", &rec)) return NULL;
+  if (!get_index(env, argv[2], "seal", "aadLength", (double)MAX_AEAD_BYTES, &aad_d)) return NULL;
+  size_t aad = (size_t)aad_d;
+  char msg[200];
+  if (rec.length < aad || rec.length - aad < TAG_BYTES) {
+    snprintf(msg, sizeof msg,
+             "Cannot seal: record of %zu bytes has no room for %zu bytes of additional data and a "
+             "%d-byte tag",
+             rec.length, aad, TAG_BYTES);
+    return throw_range(env, msg);
+  }
+  size_t plen = rec.length - aad - TAG_BYTES;
+  if (plen > MAX_AEAD_BYTES) return throw_range(env, "Cannot seal: plaintext exceeds 2^30 bytes");
+  uint8_t nonce[IV_BYTES];
+  make_nonce(a->iv, (uint64_t)seq, nonce);
+  uint8_t *p = rec.data + aad;
+  int n = 0, f = 0;
+  int ok = EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, nonce, 1) == 1;
+  if (ok && aad > 0) ok = EVP_EncryptUpdate(a->ctx, NULL, &n, rec.data, (int)aad) == 1;
+  n = 0;
+  if (ok && plen > 0) ok = EVP_EncryptUpdate(a->ctx, p, &n, p, (int)plen) == 1;
+  if (ok) ok = EVP_EncryptFinal_ex(a->ctx, p + n, &f) == 1 && (size_t)n + (size_t)f == plen;
+  if (ok) ok = EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, TAG_BYTES, p + plen) == 1;
+  OPENSSL_cleanse(nonce, sizeof nonce);
+  if (!ok) {
+    /* Whatever was written is neither a valid record nor the plaintext. */
+    OPENSSL_cleanse(p, plen + TAG_BYTES);
+    return throw_openssl(env, "Cannot seal: OpenSSL failed");
+  }
+  return NULL; /* undefined */
+}
+
+static napi_value aead_open(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], self;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok) return NULL;
+  aead_t *a = aead_of(env, self, "open", 0);
+  if (a == NULL) return NULL;
+  if (argc < 5) {
+    return throw_type(env, "Cannot open: expected (seq, aad, input, output, outputOffset)");
+  }
+  double seq, off_d;
+  bytes_t aad, in, out;
+  if (!get_index(env, argv[0], "open", "seq", MAX_SEQ, &seq)) return NULL;
+  if (!get_bytes(env, argv[1], "open", "aad", &aad)) return NULL;
+  if (!get_bytes(env, argv[2], "open", "input", &in)) return NULL;
+  if (!get_bytes(env, argv[3], "open", "output", &out)) return NULL;
+  if (!get_index(env, argv[4], "open", "outputOffset", MAX_SEQ, &off_d)) return NULL;
+  char msg[200];
+  if (aad.length > MAX_AEAD_BYTES || in.length > MAX_AEAD_BYTES) {
+    return throw_range(env, "Cannot open: input or additional data exceeds 2^30 bytes");
+  }
+  if (in.length < TAG_BYTES) {
+    snprintf(msg, sizeof msg, "Cannot open: input of %zu bytes is shorter than the %d-byte tag",
+             in.length, TAG_BYTES);
+    return throw_range(env, msg);
+  }
+  size_t clen = in.length - TAG_BYTES;
+  if (off_d > (double)out.length || out.length - (size_t)off_d < clen) {
+    snprintf(msg, sizeof msg,
+             "Cannot open: output of %zu bytes has no room for %zu bytes at offset %.0f",
+             out.length, clen, off_d);
+    return throw_range(env, msg);
+  }
+  uint8_t *o = out.data + (size_t)off_d;
+  /* Decrypting in place (o == ciphertext) is fine; any other overlap is not. */
+  if (clen > 0 && ((o != in.data && overlaps(o, clen, in.data, in.length)) ||
+                   overlaps(o, clen, aad.data, aad.length))) {
+    return throw_range(env, "Cannot open: output overlaps the input or additional data");
+  }
+  uint8_t nonce[IV_BYTES], tag[TAG_BYTES];
+  memcpy(tag, in.data + clen, TAG_BYTES);
+  make_nonce(a->iv, (uint64_t)seq, nonce);
+  int n = 0, f = 0;
+  int ok = EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, nonce, 0) == 1;
+  if (ok && aad.length > 0) {
+    ok = EVP_DecryptUpdate(a->ctx, NULL, &n, aad.data, (int)aad.length) == 1;
+  }
+  if (ok) ok = EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_BYTES, tag) == 1;
+  n = 0;
+  if (ok && clen > 0) ok = EVP_DecryptUpdate(a->ctx, o, &n, in.data, (int)clen) == 1;
+  OPENSSL_cleanse(nonce, sizeof nonce);
+  if (!ok) {
+    if (clen > 0) OPENSSL_cleanse(o, clen);
+    return throw_openssl(env, "Cannot open: OpenSSL failed");
+  }
+  /* The tag check (RFC 8446 §5.2: bad_record_mac for the caller). */
+  int verified = EVP_DecryptFinal_ex(a->ctx, o + n, &f) == 1 && (size_t)n + (size_t)f == clen;
+  napi_value result;
+  if (!verified) {
+    if (clen > 0) OPENSSL_cleanse(o, clen);
+    ERR_clear_error();
+    napi_create_int32(env, -1, &result);
+    return result;
+  }
+  napi_create_double(env, (double)clen, &result);
+  return result;
+}
+
+static napi_value aead_free(napi_env env, napi_callback_info info) {
+  napi_value self;
+  void *p = NULL;
+  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &p) != napi_ok || p == NULL) {
+    return throw_type(env, "Cannot free: receiver is not an Aead");
+  }
+  aead_release((aead_t *)p);
+  return NULL;
+}
+
+/* ----------------------------------------------------------- key exchange -- */
+
+/* out[offset, offset + n) of a Uint8Array argument; NULL after throwing. */
+static uint8_t *output_range(napi_env env, napi_value buf, napi_value offset, size_t n,
+                             const char *what, const char *name) {
+  bytes_t b;
+  double off;
+  char msg[200];
+  if (!get_bytes(env, buf, what, name, &b)) return NULL;
+  if (!get_index(env, offset, what, "offset", MAX_SEQ, &off)) return NULL;
+  if (off > (double)b.length || b.length - (size_t)off < n) {
+    snprintf(msg, sizeof msg, "Cannot %s: %s of %zu bytes has no room for %zu bytes at offset %.0f",
+             what, name, b.length, n, off);
+    throw_range(env, msg);
+    return NULL;
+  }
+  return b.data + (size_t)off;
+}
+
+static napi_value make_bool(napi_env env, int v) {
+  napi_value r;
+  napi_get_boolean(env, v, &r);
+  return r;
+}
+
+static napi_value x25519(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 5) {
+    return throw_type(
+        env, "Cannot run x25519: expected (peerPublic, publicOut, publicOffset, secretOut, secretOffset)");
+  }
+  bytes_t peer;
+  char msg[160];
+  if (!get_bytes(env, argv[0], "run x25519", "peerPublic", &peer)) return NULL;
+  if (peer.length != X25519_BYTES) {
+    snprintf(msg, sizeof msg, "Cannot run x25519: peerPublic must be 32 bytes, current length is %zu",
+             peer.length);
+    return throw_range(env, msg);
+  }
+  uint8_t *pub = output_range(env, argv[1], argv[2], X25519_BYTES, "run x25519", "publicOut");
+  if (pub == NULL) return NULL;
+  uint8_t *sec = output_range(env, argv[3], argv[4], X25519_BYTES, "run x25519", "secretOut");
+  if (sec == NULL) return NULL;
+  if (overlaps(pub, X25519_BYTES, sec, X25519_BYTES)) {
+    return throw_range(env, "Cannot run x25519: publicOut and secretOut overlap");
+  }
+  uint8_t peer_copy[X25519_BYTES];
+  memcpy(peer_copy, peer.data, X25519_BYTES);
+  EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+  EVP_PKEY *peer_key =
+      EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, peer_copy, X25519_BYTES);
+  EVP_PKEY_CTX *ctx = key != NULL ? EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL) : NULL;
+  size_t pub_len = X25519_BYTES, sec_len = X25519_BYTES;
+  int setup = key != NULL && peer_key != NULL && ctx != NULL &&
+              EVP_PKEY_get_raw_public_key(key, pub, &pub_len) == 1 && pub_len == X25519_BYTES &&
+              EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, peer_key) == 1;
+  /* OpenSSL's X25519 derive fails on an all-zero result (a small-order peer point). */
+  int derived = setup && EVP_PKEY_derive(ctx, sec, &sec_len) == 1 && sec_len == X25519_BYTES;
+  EVP_PKEY_CTX_free(ctx);
+  EVP_PKEY_free(peer_key);
+  EVP_PKEY_free(key); /* cleanses the private key */
+  if (!derived) {
+    OPENSSL_cleanse(sec, X25519_BYTES);
+    ERR_clear_error();
+    if (!setup) {
+      OPENSSL_cleanse(pub, X25519_BYTES);
+      return throw_openssl(env, "Cannot run x25519: OpenSSL failed");
+    }
+    return make_bool(env, 0);
+  }
+  return make_bool(env, 1);
+}
+
+static napi_value mlkem768_encapsulate(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 5) {
+    return throw_type(env,
+                      "Cannot encapsulate: expected (ek, ciphertextOut, ciphertextOffset, "
+                      "secretOut, secretOffset)");
+  }
+  bytes_t ek;
+  char msg[160];
+  if (!get_bytes(env, argv[0], "encapsulate", "ek", &ek)) return NULL;
+  if (ek.length != MLKEM768_EK_BYTES) {
+    snprintf(msg, sizeof msg, "Cannot encapsulate: ek must be %d bytes, current length is %zu",
+             MLKEM768_EK_BYTES, ek.length);
+    return throw_range(env, msg);
+  }
+  uint8_t *ct =
+      output_range(env, argv[1], argv[2], MLKEM768_CT_BYTES, "encapsulate", "ciphertextOut");
+  if (ct == NULL) return NULL;
+  uint8_t *ss = output_range(env, argv[3], argv[4], MLKEM_SS_BYTES, "encapsulate", "secretOut");
+  if (ss == NULL) return NULL;
+  if (overlaps(ct, MLKEM768_CT_BYTES, ss, MLKEM_SS_BYTES) ||
+      overlaps(ct, MLKEM768_CT_BYTES, ek.data, ek.length) ||
+      overlaps(ss, MLKEM_SS_BYTES, ek.data, ek.length)) {
+    return throw_range(env, "Cannot encapsulate: outputs overlap each other or ek");
+  }
+  /* The import runs FIPS 203 §7.2's modulus check on ek. */
+  EVP_PKEY *key = EVP_PKEY_new_raw_public_key_ex(NULL, "ML-KEM-768", NULL, ek.data, ek.length);
+  if (key == NULL) {
+    ERR_clear_error();
+    return make_bool(env, 0);
+  }
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+  size_t ct_len = MLKEM768_CT_BYTES, ss_len = MLKEM_SS_BYTES;
+  int ok = ctx != NULL && EVP_PKEY_encapsulate_init(ctx, NULL) == 1 &&
+           EVP_PKEY_encapsulate(ctx, ct, &ct_len, ss, &ss_len) == 1 &&
+           ct_len == MLKEM768_CT_BYTES && ss_len == MLKEM_SS_BYTES;
+  EVP_PKEY_CTX_free(ctx);
+  EVP_PKEY_free(key);
+  if (!ok) {
+    OPENSSL_cleanse(ss, MLKEM_SS_BYTES);
+    OPENSSL_cleanse(ct, MLKEM768_CT_BYTES);
+    return throw_openssl(env, "Cannot encapsulate: OpenSSL failed");
+  }
+  return make_bool(env, 1);
+}
+
+/* ------------------------------------------------------------------ init -- */
+
+NAPI_MODULE_INIT() {
+  /* Built against these headers; refuse an older OpenSSL at run time (a function
+     we call might be missing or behave differently). */
+  if (OPENSSL_version_major() != OPENSSL_VERSION_MAJOR ||
+      OPENSSL_version_minor() < OPENSSL_VERSION_MINOR) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "Cannot load outpost_tls: built for OpenSSL %d.%d, running with %u.%u",
+             OPENSSL_VERSION_MAJOR, OPENSSL_VERSION_MINOR, OPENSSL_version_major(),
+             OPENSSL_version_minor());
+    napi_throw_error(env, "ERR_OUTPOST_TLS_OPENSSL_VERSION", msg);
+    return NULL;
+  }
+  pthread_once(&ciphers_once, fetch_ciphers);
+  if (!ciphers_ok) {
+    napi_throw_error(env, "ERR_OUTPOST_TLS_OPENSSL", "Cannot load outpost_tls: cipher fetch failed");
+    return NULL;
+  }
+  napi_property_descriptor methods[] = {
+      {"seal", NULL, aead_seal, NULL, NULL, NULL, napi_default_method, NULL},
+      {"open", NULL, aead_open, NULL, NULL, NULL, napi_default_method, NULL},
+      {"free", NULL, aead_free, NULL, NULL, NULL, napi_default_method, NULL},
+  };
+  napi_value cls, fn;
+  if (napi_define_class(env, "Aead", NAPI_AUTO_LENGTH, aead_new, NULL,
+                        sizeof methods / sizeof methods[0], methods, &cls) != napi_ok ||
+      napi_set_named_property(env, exports, "Aead", cls) != napi_ok) {
+    return NULL;
+  }
+  if (napi_create_function(env, "x25519", NAPI_AUTO_LENGTH, x25519, NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "x25519", fn) != napi_ok) {
+    return NULL;
+  }
+  if (napi_create_function(env, "mlkem768Encapsulate", NAPI_AUTO_LENGTH, mlkem768_encapsulate,
+                           NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "mlkem768Encapsulate", fn) != napi_ok) {
+    return NULL;
+  }
+  napi_value version;
+  if (napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH,
+                              &version) == napi_ok) {
+    napi_set_named_property(env, exports, "openssl", version);
+  }
+  return exports;
+}

@@ -1,0 +1,425 @@
+/**
+ * The native addon's own calls (native/outpost_tls.c) against node:crypto, and its
+ * argument checks: a bad argument from JavaScript is a clear exception, never a
+ * crash or a write out of bounds. Skipped when the addon is not built or
+ * OUTPOST_TLS_NATIVE=0; a built addon that does not load fails here.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import {
+  createCipheriv,
+  createPublicKey,
+  decapsulate,
+  diffieHellman,
+  generateKeyPairSync,
+} from 'node:crypto'
+import fc from 'fast-check'
+import { toHex } from '@outpost/wire'
+import { native, nativeLoadError, type NativeBinding } from './native.ts'
+import { SUITES } from './suites.ts'
+
+const BUDGET_MS = Number(process.env['FUZZ_MS'] ?? 1500)
+const built = existsSync(new URL('../../native/build/outpost_tls.node', import.meta.url))
+const skip =
+  native === undefined
+    ? process.env['OUTPOST_TLS_NATIVE'] === '0'
+      ? 'OUTPOST_TLS_NATIVE=0'
+      : 'addon not built (node scripts/build-native.ts)'
+    : false
+
+test('the native addon loads when it is built and allowed', () => {
+  if (process.env['OUTPOST_TLS_NATIVE'] === '0') return
+  assert.equal(nativeLoadError, undefined, `built addon failed to load: ${String(nativeLoadError)}`)
+  assert.equal(native !== undefined, built)
+})
+
+const n = (): NativeBinding => native as NativeBinding
+
+/** RFC 8446 §5.3: the sequence number XORed into the IV's last 8 bytes. */
+function nonceOf(iv: Uint8Array, seq: number): Uint8Array {
+  const out = new Uint8Array(iv)
+  let s = BigInt(seq)
+  for (let i = 11; i >= 4; i--) {
+    out[i] = (out[i] as number) ^ Number(s & 0xffn)
+    s >>= 8n
+  }
+  return out
+}
+
+/** node:crypto's AEAD seal of `plain` under `aad`: ciphertext ‖ tag. */
+function nodeSeal(
+  name: string,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plain: Uint8Array,
+): Uint8Array {
+  const c = createCipheriv(name as 'aes-128-gcm', key, nonce, { authTagLength: 16 })
+  c.setAAD(aad)
+  const body = c.update(plain)
+  const f = c.final()
+  const out = new Uint8Array(body.length + f.length + 16)
+  out.set(body)
+  out.set(f, body.length)
+  out.set(c.getAuthTag(), body.length + f.length)
+  return out
+}
+
+/** aad ‖ plaintext ‖ 16 bytes for the tag, sealed in place by the addon. */
+function nativeSeal(
+  name: string,
+  key: Uint8Array,
+  iv: Uint8Array,
+  seq: number,
+  aad: Uint8Array,
+  plain: Uint8Array,
+): Uint8Array {
+  const rec = new Uint8Array(aad.length + plain.length + 16)
+  rec.set(aad)
+  rec.set(plain, aad.length)
+  const a = new (n().Aead)(name as 'aes-128-gcm', 'seal', key, iv)
+  a.seal(seq, rec, aad.length)
+  a.free()
+  return rec
+}
+
+const input = fc.record({
+  suite: fc.constantFrom(...SUITES),
+  key: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  iv: fc.uint8Array({ minLength: 12, maxLength: 12 }),
+  seq: fc.oneof(fc.nat(1000), fc.maxSafeNat()),
+  aad: fc.uint8Array({ maxLength: 64 }),
+  plain: fc.uint8Array({ maxLength: 3000 }),
+})
+
+test(
+  'Aead.seal equals node:crypto for random key, nonce, AAD and plaintext, per suite',
+  { skip },
+  () => {
+    fc.assert(
+      fc.property(input, ({ suite, key, iv, seq, aad, plain }) => {
+        const k = key.subarray(0, suite.keyLen)
+        const got = nativeSeal(suite.aead, k, iv, seq, aad, plain)
+        assert.equal(toHex(got.subarray(0, aad.length)), toHex(aad))
+        assert.equal(
+          toHex(got.subarray(aad.length)),
+          toHex(nodeSeal(suite.aead, k, nonceOf(iv, seq), aad, plain)),
+        )
+      }),
+      { numRuns: 400 },
+    )
+  },
+)
+
+test(
+  'Aead.open returns the plaintext, and -1 with its output zeroed for any single-bit flip',
+  { skip },
+  () => {
+    fc.assert(
+      fc.property(input, fc.nat(), ({ suite, key, iv, seq, aad, plain }, bit) => {
+        const k = key.subarray(0, suite.keyLen)
+        const sealed = nativeSeal(suite.aead, k, iv, seq, aad, plain).subarray(aad.length)
+        const a = new (n().Aead)(suite.aead, 'open', k, iv)
+        const out = new Uint8Array(plain.length + 8).fill(0xee)
+        assert.equal(a.open(seq, aad, sealed, out, 4), plain.length)
+        assert.equal(toHex(out.subarray(4, 4 + plain.length)), toHex(plain))
+        // Flip one bit of AAD ‖ ciphertext ‖ tag.
+        const all = aad.length + sealed.length
+        const at = bit % (all * 8)
+        const aad2 = new Uint8Array(aad)
+        const sealed2 = new Uint8Array(sealed)
+        const byte = at >>> 3
+        if (byte < aad.length) aad2[byte] = (aad2[byte] as number) ^ (1 << (at & 7))
+        else {
+          const i = byte - aad.length
+          sealed2[i] = (sealed2[i] as number) ^ (1 << (at & 7))
+        }
+        out.fill(0xee)
+        assert.equal(a.open(seq, aad2, sealed2, out, 4), -1)
+        assert.ok(
+          out.subarray(4, 4 + plain.length).every((x) => x === 0),
+          'output zeroed',
+        )
+        assert.ok(
+          out.subarray(0, 4).every((x) => x === 0xee),
+          'nothing written before the offset',
+        )
+        assert.ok(
+          out.subarray(4 + plain.length).every((x) => x === 0xee),
+          'nor after the plaintext',
+        )
+        // The wrong sequence number is a wrong nonce.
+        assert.equal(a.open(seq === 0 ? 1 : seq - 1, aad, sealed, out, 4), -1)
+        a.free()
+      }),
+      { numRuns: 300 },
+    )
+  },
+)
+
+test('Aead opens in place when the output is the ciphertext itself', { skip }, () => {
+  const key = new Uint8Array(16).fill(1)
+  const iv = new Uint8Array(12).fill(2)
+  const rec = nativeSeal('aes-128-gcm', key, iv, 9, new Uint8Array(5), new Uint8Array([1, 2, 3]))
+  const a = new (n().Aead)('aes-128-gcm', 'open', key, iv)
+  const body = rec.subarray(5)
+  assert.equal(a.open(9, rec.subarray(0, 5), body, body, 0), 3)
+  assert.deepEqual([...body.subarray(0, 3)], [1, 2, 3])
+})
+
+test('Aead rejects bad arguments with clear errors', { skip }, () => {
+  const { Aead } = n()
+  const k16 = new Uint8Array(16)
+  const iv = new Uint8Array(12)
+  const seal = new Aead('aes-128-gcm', 'seal', k16, iv)
+  const open = new Aead('aes-128-gcm', 'open', k16, iv)
+  const cases: [() => unknown, RegExp][] = [
+    [
+      () => new Aead('aes-128-gcm', 'seal', new Uint8Array(15), iv),
+      /needs a key of 16 bytes, current length is 15/,
+    ],
+    [
+      () => new Aead('aes-256-gcm', 'seal', k16, iv),
+      /needs a key of 32 bytes, current length is 16/,
+    ],
+    [
+      () => new Aead('chacha20-poly1305', 'open', new Uint8Array(33), iv),
+      /needs a key of 32 bytes/,
+    ],
+    [
+      () => new Aead('aes-128-gcm', 'seal', k16, new Uint8Array(8)),
+      /iv must be 12 bytes, current length is 8/,
+    ],
+    [() => new Aead('aes-128-cbc' as 'aes-128-gcm', 'seal', k16, iv), /name must be/],
+    [
+      () => new Aead('aes-128-gcm', 'both' as 'seal', k16, iv),
+      /direction must be 'seal' or 'open'/,
+    ],
+    [() => new Aead('aes-128-gcm', 'seal', 'key' as never, iv), /key must be a Uint8Array/],
+    [
+      () => new Aead('aes-128-gcm', 'seal', new Uint16Array(8) as never, iv),
+      /key must be a Uint8Array/,
+    ],
+    [
+      () => (Aead as unknown as (...a: unknown[]) => unknown)('aes-128-gcm', 'seal', k16, iv),
+      /call it with new/,
+    ],
+    [
+      () => {
+        seal.seal(0, new Uint8Array(15), 0)
+      },
+      /record of 15 bytes has no room for 0 bytes of additional data and a 16-byte tag/,
+    ],
+    [
+      () => {
+        seal.seal(0, new Uint8Array(20), 5)
+      },
+      /record of 20 bytes has no room for 5 bytes/,
+    ],
+    [
+      () => {
+        seal.seal(-1, new Uint8Array(20), 0)
+      },
+      /seq must be an integer from 0 to 9007199254740991, current value is -1/,
+    ],
+    [
+      () => {
+        seal.seal(0.5, new Uint8Array(20), 0)
+      },
+      /seq must be an integer/,
+    ],
+    [
+      () => {
+        seal.seal(2 ** 53, new Uint8Array(20), 0)
+      },
+      /seq must be an integer/,
+    ],
+    [
+      () => {
+        seal.seal(Number.NaN, new Uint8Array(20), 0)
+      },
+      /seq must be an integer/,
+    ],
+    [
+      () => {
+        seal.seal('1' as never, new Uint8Array(20), 0)
+      },
+      /seq must be a number/,
+    ],
+    [
+      () => {
+        seal.seal(0, new Uint8Array(20), -1)
+      },
+      /aadLength must be an integer/,
+    ],
+    [
+      () => {
+        seal.seal(0, new DataView(new ArrayBuffer(20)) as never, 0)
+      },
+      /record must be a Uint8Array/,
+    ],
+    [
+      () => {
+        open.seal(0, new Uint8Array(20), 0)
+      },
+      /created for 'open'/,
+    ],
+    [
+      () => seal.open(0, new Uint8Array(5), new Uint8Array(20), new Uint8Array(4), 0),
+      /created for 'seal'/,
+    ],
+    [
+      () => open.open(0, new Uint8Array(5), new Uint8Array(15), new Uint8Array(10), 0),
+      /input of 15 bytes is shorter than the 16-byte tag/,
+    ],
+    [
+      () => open.open(0, new Uint8Array(5), new Uint8Array(20), new Uint8Array(3), 0),
+      /output of 3 bytes has no room for 4 bytes at offset 0/,
+    ],
+    [
+      () => open.open(0, new Uint8Array(5), new Uint8Array(20), new Uint8Array(10), 7),
+      /output of 10 bytes has no room for 4 bytes at offset 7/,
+    ],
+    [() => open.open(0, new Uint8Array(5), new Uint8Array(20), new Uint8Array(10), 11), /no room/],
+    [
+      () => open.open(0, new Uint8Array(5), new Uint8Array(20), new Uint8Array(10), -1),
+      /outputOffset must be an integer/,
+    ],
+    [
+      () => open.open(0, new Uint8Array(5), new Uint8Array(20), new Uint8Array(10), 1e300),
+      /outputOffset must be an integer/,
+    ],
+    [
+      () => (open.open as (...a: unknown[]) => number)(0, new Uint8Array(5), new Uint8Array(20)),
+      /expected \(seq, aad, input, output, outputOffset\)/,
+    ],
+  ]
+  const overlap = new Uint8Array(64)
+  cases.push([
+    () => open.open(0, overlap.subarray(0, 5), overlap.subarray(5, 30), overlap.subarray(6, 30), 0),
+    /output overlaps the input/,
+  ])
+  cases.push([
+    () =>
+      open.open(0, overlap.subarray(0, 5), overlap.subarray(10, 30), overlap.subarray(2, 30), 0),
+    /output overlaps the input or additional data/,
+  ])
+  for (const [f, message] of cases) {
+    assert.throws(f, (e: unknown) => {
+      assert.ok(e instanceof TypeError || e instanceof RangeError || e instanceof Error)
+      assert.match(e.message, message)
+      return true
+    })
+  }
+  seal.free()
+  assert.throws(() => {
+    seal.seal(0, new Uint8Array(20), 0)
+  }, /the Aead is freed/)
+  seal.free() // twice is harmless
+})
+
+test('Aead.open never crashes on random input (fuzz)', { skip }, () => {
+  const a = new (n().Aead)('aes-128-gcm', 'open', new Uint8Array(16).fill(3), new Uint8Array(12))
+  const c = new (n().Aead)(
+    'chacha20-poly1305',
+    'open',
+    new Uint8Array(32).fill(3),
+    new Uint8Array(12),
+  )
+  const arb = fc.record({
+    chacha: fc.boolean(),
+    seq: fc.oneof(fc.nat(), fc.double(), fc.integer({ min: -5, max: 5 })),
+    aad: fc.uint8Array({ maxLength: 40 }),
+    input: fc.uint8Array({ maxLength: 200 }),
+    outLen: fc.nat(220),
+    offset: fc.oneof(fc.nat(230), fc.integer({ min: -3, max: 3 }), fc.double()),
+  })
+  fc.assert(
+    fc.property(arb, (x) => {
+      const out = new Uint8Array(x.outLen)
+      try {
+        const r = (x.chacha ? c : a).open(x.seq, x.aad, x.input, out, x.offset)
+        // Random bytes never carry a valid tag (2^-128).
+        assert.equal(r, -1)
+        assert.ok(out.every((b) => b === 0))
+      } catch (e) {
+        assert.ok(e instanceof RangeError || e instanceof TypeError, String(e))
+      }
+    }),
+    { interruptAfterTimeLimit: BUDGET_MS, numRuns: 1_000_000 },
+  )
+})
+
+test('Aead contexts left to the garbage collector are freed without harm', { skip }, () => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  for (let i = 0; i < 5000; i++) {
+    const a = new (n().Aead)('aes-256-gcm', 'seal', new Uint8Array(32), new Uint8Array(12))
+    a.seal(i, new Uint8Array(40), 5)
+  }
+  gc()
+  gc()
+})
+
+test(
+  'x25519 agrees with node:crypto, refuses small-order points and checks its outputs',
+  { skip },
+  () => {
+    const peer = generateKeyPairSync('x25519')
+    const peerRaw = new Uint8Array(
+      peer.publicKey.export({ format: 'raw-public' } as never) as Uint8Array,
+    )
+    const out = new Uint8Array(80).fill(0xee)
+    assert.equal(n().x25519(peerRaw, out, 3, out, 40), true)
+    const ours = createPublicKey({
+      key: out.slice(3, 35),
+      format: 'raw-public',
+      asymmetricKeyType: 'x25519',
+    } as never)
+    const expected = new Uint8Array(diffieHellman({ privateKey: peer.privateKey, publicKey: ours }))
+    assert.equal(toHex(out.subarray(40, 72)), toHex(expected))
+    assert.ok(
+      out.subarray(0, 3).every((b) => b === 0xee) && out.subarray(72).every((b) => b === 0xee),
+    )
+    // All-zero shared secret (RFC 8446 §7.4.2): false, the secret output zeroed.
+    const sec = new Uint8Array(32).fill(1)
+    assert.equal(n().x25519(new Uint8Array(32), new Uint8Array(32), 0, sec, 0), false)
+    assert.ok(sec.every((b) => b === 0))
+    assert.throws(
+      () => n().x25519(new Uint8Array(31), new Uint8Array(32), 0, new Uint8Array(32), 0),
+      /peerPublic must be 32 bytes/,
+    )
+    assert.throws(
+      () => n().x25519(peerRaw, new Uint8Array(32), 1, new Uint8Array(32), 0),
+      /publicOut of 32 bytes has no room for 32 bytes at offset 1/,
+    )
+    assert.throws(
+      () => n().x25519(peerRaw, new Uint8Array(32), 0, new Uint8Array(16), 0),
+      /secretOut of 16 bytes has no room/,
+    )
+    assert.throws(() => n().x25519(peerRaw, out, 0, out, 16), /publicOut and secretOut overlap/)
+  },
+)
+
+test('mlkem768Encapsulate agrees with node:crypto and refuses invalid keys', { skip }, () => {
+  const kp = generateKeyPairSync('ml-kem-768')
+  const ek = new Uint8Array(kp.publicKey.export({ format: 'raw-public' } as never) as Uint8Array)
+  const ct = new Uint8Array(1088)
+  const ss = new Uint8Array(32)
+  assert.equal(n().mlkem768Encapsulate(ek, ct, 0, ss, 0), true)
+  assert.equal(toHex(ss), toHex(new Uint8Array(decapsulate(kp.privateKey, ct))))
+  // FIPS 203 §7.2: a coefficient >= q fails the modulus check.
+  assert.equal(n().mlkem768Encapsulate(new Uint8Array(1184).fill(0xff), ct, 0, ss, 0), false)
+  assert.throws(
+    () => n().mlkem768Encapsulate(ek.subarray(1), ct, 0, ss, 0),
+    /ek must be 1184 bytes/,
+  )
+  assert.throws(
+    () => n().mlkem768Encapsulate(ek, new Uint8Array(1087), 0, ss, 0),
+    /ciphertextOut of 1087 bytes has no room/,
+  )
+  assert.throws(() => n().mlkem768Encapsulate(ek, ct, 0, ct, 10), /outputs overlap/)
+})

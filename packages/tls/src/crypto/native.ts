@@ -1,0 +1,110 @@
+/**
+ * The native crypto addon (packages/tls/native, docs/adr/0012-native-crypto-addon.md):
+ * record AEADs that keep one OpenSSL context per traffic key and direction, X25519
+ * and ML-KEM-768 encapsulation without KeyObjects. Built by scripts/build-native.ts
+ * (the root `prepare` script); when it is not built, or `OUTPOST_TLS_NATIVE=0`, every
+ * caller uses node:crypto instead ("node" backend), with the same results.
+ *
+ * `OUTPOST_TLS_NATIVE=1` makes a missing or unloadable addon an error at import
+ * instead of a fallback (for CI and benchmarks that must measure the addon).
+ */
+import { createRequire } from 'node:module'
+import type { AeadName } from './suites.ts'
+
+/** One traffic key in one direction (native/outpost_tls.c documents each call). */
+export interface NativeAead {
+  /** Seals in place: AAD record[0, aadLength), plaintext up to the last 16 bytes, tag last. */
+  seal(seq: number, record: Uint8Array, aadLength: number): void
+  /** Plaintext length written to output[outputOffset...], or -1 (output zeroed) for a bad tag. */
+  open(
+    seq: number,
+    aad: Uint8Array,
+    input: Uint8Array,
+    output: Uint8Array,
+    outputOffset: number,
+  ): number
+  /** Frees and cleanses the context now (also done when it is garbage-collected). */
+  free(): void
+}
+
+export interface NativeBinding {
+  readonly Aead: new (
+    name: AeadName,
+    direction: 'seal' | 'open',
+    key: Uint8Array,
+    iv: Uint8Array,
+  ) => NativeAead
+  /** Fresh key pair; writes its public key and the shared secret; false for an all-zero secret. */
+  x25519(
+    peerPublic: Uint8Array,
+    publicOut: Uint8Array,
+    publicOffset: number,
+    secretOut: Uint8Array,
+    secretOffset: number,
+  ): boolean
+  /** Encapsulates to `ek`; false when `ek` fails FIPS 203's input check. */
+  mlkem768Encapsulate(
+    ek: Uint8Array,
+    ciphertextOut: Uint8Array,
+    ciphertextOffset: number,
+    secretOut: Uint8Array,
+    secretOffset: number,
+  ): boolean
+  /** OpenSSL's version text, e.g. "OpenSSL 3.5.8 25 Aug 2026". */
+  readonly openssl: string
+}
+
+/** Where record protection and key exchange run. */
+export type CryptoBackend = 'native' | 'node'
+
+/** The addon's path, relative to this file (packages/tls/native/build/). */
+const ADDON_PATH = '../../native/build/outpost_tls.node'
+
+function load(): { binding: NativeBinding | undefined; error: unknown } {
+  const mode = process.env['OUTPOST_TLS_NATIVE']
+  if (mode === '0') return { binding: undefined, error: undefined }
+  try {
+    const binding = createRequire(import.meta.url)(ADDON_PATH) as NativeBinding
+    return { binding, error: undefined }
+  } catch (error) {
+    if (mode === '1') {
+      throw new Error('Cannot load the TLS crypto addon: OUTPOST_TLS_NATIVE=1 requires it', {
+        cause: error,
+      })
+    }
+    // Not built (no compiler at install time): the documented fallback, silently.
+    if ((error as { code?: unknown }).code === 'MODULE_NOT_FOUND') {
+      return { binding: undefined, error: undefined }
+    }
+    // Built but unloadable (another Node or OpenSSL): say so once, then fall back.
+    process.emitWarning(
+      `Cannot load the TLS crypto addon, using node:crypto: ${(error as Error).message}`,
+      { code: 'OUTPOST_TLS_NATIVE' },
+    )
+    return { binding: undefined, error }
+  }
+}
+
+const loaded = load()
+
+/** The addon, when it is built, loads and is not switched off. */
+export const native: NativeBinding | undefined = loaded.binding
+
+/** Why a built addon did not load (undefined when it loaded, is absent or is switched off). */
+export const nativeLoadError: unknown = loaded.error
+
+/** The backend used unless a caller asks for another (tests run both). */
+export const defaultBackend: CryptoBackend = native !== undefined ? 'native' : 'node'
+
+/** The backends this process can run: both when the addon loaded. */
+export const availableBackends: readonly CryptoBackend[] =
+  native !== undefined ? ['native', 'node'] : ['node']
+
+/** The binding for `backend`, or undefined for 'node'; throws if 'native' is not loaded. */
+export function bindingFor(backend: CryptoBackend): NativeBinding | undefined {
+  if (backend === 'node') return undefined
+  if (native === undefined) {
+    throw new Error("Cannot use the 'native' crypto backend: the addon is not loaded")
+  }
+  return native
+}
