@@ -3,6 +3,11 @@
  * client's share, so each group is one function from the client's share to
  * { serverShare, sharedSecret }. Every malformed or invalid share is an
  * illegal_parameter (RFC 8446 §4.2.8.1, §7.4.2; draft-ietf-tls-ecdhe-mlkem §4).
+ *
+ * X25519 and the ML-KEM-768 encapsulation run in the native addon when it is
+ * loaded (crypto/native.ts: no KeyObjects, the private key never leaves
+ * OpenSSL), else on node:crypto; P-256 and P-384 always on node:crypto's ECDH,
+ * which has no KeyObject overhead to save.
  */
 import {
   createECDH,
@@ -14,6 +19,7 @@ import {
 } from 'node:crypto'
 import { NamedGroup } from '../constants.ts'
 import { illegalParameter } from '../errors.ts'
+import { bindingFor, defaultBackend, type CryptoBackend, type NativeBinding } from './native.ts'
 
 export interface KeyExchangeResult {
   readonly serverShare: Uint8Array
@@ -32,6 +38,7 @@ export const SUPPORTED_GROUPS: readonly NamedGroup[] = [
 const X25519_LEN = 32
 const MLKEM768_EK_LEN = 1184
 const MLKEM768_CT_LEN = 1088
+const MLKEM768_SS_LEN = 32
 
 /**
  * A raw public key as a KeyObject (Node 24 `raw-public`; cheaper than wrapping it in SPKI DER).
@@ -57,9 +64,26 @@ function rawPublicKey(type: 'x25519' | 'ml-kem-768', raw: Uint8Array): KeyObject
   }
 }
 
-function x25519(clientShare: Uint8Array): KeyExchangeResult {
+/** True when every byte is zero (without an early exit). */
+function isZero(bytes: Uint8Array): boolean {
+  let acc = 0
+  for (const b of bytes) acc |= b
+  return acc === 0
+}
+
+function x25519(clientShare: Uint8Array, native: NativeBinding | undefined): KeyExchangeResult {
   if (clientShare.length !== X25519_LEN) {
     throw illegalParameter(`Cannot use x25519 key share: length is ${clientShare.length}, not 32`)
+  }
+  if (native !== undefined) {
+    const serverShare = new Uint8Array(X25519_LEN)
+    const sharedSecret = new Uint8Array(X25519_LEN)
+    // false: OpenSSL refused an all-zero result (RFC 8446 §7.4.2, a small-order point);
+    // checked here as well, as on the node:crypto path.
+    if (!native.x25519(clientShare, serverShare, 0, sharedSecret, 0) || isZero(sharedSecret)) {
+      throw illegalParameter('Cannot use x25519 key share: shared secret is zero')
+    }
+    return { serverShare, sharedSecret }
   }
   // Generated here, on the event loop: a pool refilled with async generateKeyPair
   // costs more CPU per handshake (job setup and KeyObject wrapping on the main
@@ -72,9 +96,8 @@ function x25519(clientShare: Uint8Array): KeyExchangeResult {
     throw illegalParameter('Cannot use x25519 key share: key agreement failed', { cause })
   }
   // RFC 8446 §7.4.2: an all-zero X25519 output means a small-order point.
-  let acc = 0
-  for (const b of sharedSecret) acc |= b
-  if (acc === 0) throw illegalParameter('Cannot use x25519 key share: shared secret is zero')
+  if (isZero(sharedSecret))
+    throw illegalParameter('Cannot use x25519 key share: shared secret is zero')
   const serverShare = new Uint8Array(
     publicKey.export({ format: 'raw-public' } as never) as Uint8Array,
   )
@@ -108,45 +131,72 @@ function ecdhe(
  * encapsulation key (1184) ‖ X25519 (32); server share = ciphertext (1088) ‖
  * X25519 (32); shared secret = ML-KEM ss ‖ X25519 ss.
  */
-function x25519mlkem768(clientShare: Uint8Array): KeyExchangeResult {
+function x25519mlkem768(
+  clientShare: Uint8Array,
+  native: NativeBinding | undefined,
+): KeyExchangeResult {
   if (clientShare.length !== MLKEM768_EK_LEN + X25519_LEN) {
     throw illegalParameter(
       `Cannot use X25519MLKEM768 key share: length is ${clientShare.length}, not ${MLKEM768_EK_LEN + X25519_LEN}`,
     )
   }
-  let ek: KeyObject
+  const serverShare = new Uint8Array(MLKEM768_CT_LEN + X25519_LEN)
+  const sharedSecret = new Uint8Array(MLKEM768_SS_LEN + X25519_LEN)
+  const ek = clientShare.subarray(0, MLKEM768_EK_LEN)
+  if (native !== undefined) {
+    // Both halves written in place: ciphertext ‖ X25519 share, ML-KEM ss ‖ X25519 ss.
+    if (!native.mlkem768Encapsulate(ek, serverShare, 0, sharedSecret, 0)) {
+      throw illegalParameter('Cannot use X25519MLKEM768 key share: invalid ML-KEM key')
+    }
+    const x = clientShare.subarray(MLKEM768_EK_LEN)
+    if (
+      !native.x25519(x, serverShare, MLKEM768_CT_LEN, sharedSecret, MLKEM768_SS_LEN) ||
+      isZero(sharedSecret.subarray(MLKEM768_SS_LEN))
+    ) {
+      sharedSecret.fill(0)
+      throw illegalParameter('Cannot use x25519 key share: shared secret is zero')
+    }
+    return { serverShare, sharedSecret }
+  }
+  let key: KeyObject
   try {
     // createPublicKey runs FIPS 203's encapsulation key check (coefficients < q).
-    ek = rawPublicKey('ml-kem-768', clientShare.subarray(0, MLKEM768_EK_LEN))
+    key = rawPublicKey('ml-kem-768', ek)
   } catch (cause) {
     throw illegalParameter('Cannot use X25519MLKEM768 key share: invalid ML-KEM key', { cause })
   }
   let kem: { sharedKey: Uint8Array; ciphertext: Uint8Array }
   try {
-    kem = encapsulate(ek)
+    kem = encapsulate(key)
   } catch (cause) {
     throw illegalParameter('Cannot use X25519MLKEM768 key share: encapsulation failed', { cause })
   }
-  if (kem.ciphertext.length !== MLKEM768_CT_LEN) {
-    throw illegalParameter('Cannot use X25519MLKEM768 key share: unexpected ciphertext length')
+  if (kem.ciphertext.length !== MLKEM768_CT_LEN || kem.sharedKey.length !== MLKEM768_SS_LEN) {
+    kem.sharedKey.fill(0)
+    throw illegalParameter('Cannot use X25519MLKEM768 key share: unexpected encapsulation lengths')
   }
-  const ecdh = x25519(clientShare.subarray(MLKEM768_EK_LEN))
-  const serverShare = new Uint8Array(MLKEM768_CT_LEN + X25519_LEN)
+  const ecdh = x25519(clientShare.subarray(MLKEM768_EK_LEN), undefined)
   serverShare.set(kem.ciphertext)
   serverShare.set(ecdh.serverShare, MLKEM768_CT_LEN)
-  const sharedSecret = new Uint8Array(kem.sharedKey.length + ecdh.sharedSecret.length)
   sharedSecret.set(kem.sharedKey)
-  sharedSecret.set(ecdh.sharedSecret, kem.sharedKey.length)
+  sharedSecret.set(ecdh.sharedSecret, MLKEM768_SS_LEN)
   kem.sharedKey.fill(0)
   ecdh.sharedSecret.fill(0)
   return { serverShare, sharedSecret }
 }
 
-/** Answers `clientShare` for `group`; throws illegal_parameter on any invalid share. */
-export function keyExchange(group: NamedGroup, clientShare: Uint8Array): KeyExchangeResult {
-  if (group === NamedGroup.x25519) return x25519(clientShare)
+/**
+ * Answers `clientShare` for `group`; throws illegal_parameter on any invalid share.
+ * `backend` picks where X25519 and ML-KEM run (the tests run both).
+ */
+export function keyExchange(
+  group: NamedGroup,
+  clientShare: Uint8Array,
+  backend: CryptoBackend = defaultBackend,
+): KeyExchangeResult {
+  if (group === NamedGroup.x25519) return x25519(clientShare, bindingFor(backend))
   if (group === NamedGroup.secp256r1) return ecdhe('prime256v1', 65, clientShare)
   if (group === NamedGroup.secp384r1) return ecdhe('secp384r1', 97, clientShare)
-  if (group === NamedGroup.X25519MLKEM768) return x25519mlkem768(clientShare)
+  if (group === NamedGroup.X25519MLKEM768) return x25519mlkem768(clientShare, bindingFor(backend))
   throw illegalParameter(`Cannot use key share: group 0x${group.toString(16)} is not supported`)
 }
