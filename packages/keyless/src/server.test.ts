@@ -377,6 +377,39 @@ test('serveConnection() answers of any size in one turn leave intact, in one wri
   client.destroy()
 })
 
+test('serveConnection() writes each connection its own answers when several answer in one turn', async () => {
+  const pairs = [duplexPair(), duplexPair(), duplexPair()]
+  const chunks = pairs.map(() => [] as Uint8Array[])
+  pairs.forEach(([client, server], k) => {
+    serveConnection(
+      server,
+      (op) => ({ opcode: Op.Response, payload: Uint8Array.of(k, op.payload?.[0] ?? 0) }),
+      { peer: { remoteAddress: '127.0.0.1' } },
+    )
+    client.on('data', (c: Uint8Array) => chunks[k]!.push(c))
+  })
+  // All three receive their requests before the event loop turns.
+  pairs.forEach(([client], k) => {
+    client.write(
+      concat(
+        ...Array.from({ length: k + 2 }, (_, i) =>
+          encodeFrame(i, { opcode: Op.EcdsaSignSha256, payload: Uint8Array.of(i) }),
+        ),
+      ),
+    )
+  })
+  await sleep(20)
+  chunks.forEach((c, k) => {
+    assert.equal(c.length, 1, `connection ${k}: one write`)
+    const frames = new Deframer().push(c[0]!).map((b) => decodeFrame(b))
+    assert.deepEqual(
+      frames.map((f) => [f.id, ...(f.op.payload ?? [])]),
+      Array.from({ length: k + 2 }, (_, i) => [i, k, i]),
+    )
+  })
+  pairs.forEach(([client]) => client.destroy())
+})
+
 test('serveConnection() writes answers that settle in the same turn together', async () => {
   const [client, server] = duplexPair()
   const gates: (() => void)[] = []

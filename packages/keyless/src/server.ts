@@ -145,6 +145,9 @@ export function serveConnection(
 const MIN_OUT_BYTES = 4 * 1024
 const MAX_OUT_HINT_BYTES = 256 * 1024
 
+/** Connections with answers to write at the end of this turn. */
+let toFlush: ServerConnection[] = []
+
 class ServerConnection {
   readonly #socket: Duplex
   readonly #handler: OperationHandler
@@ -164,7 +167,7 @@ class ServerConnection {
   #outBytes = 0
   /** Size for the next turn's #out. */
   #outHint = MIN_OUT_BYTES
-  /** A setImmediate that writes #out is pending. */
+  /** This connection is in `toFlush`. */
   #flushScheduled = false
   #peerEnded = false
   #paused = false
@@ -335,9 +338,20 @@ class ServerConnection {
     }
     if (this.#flushScheduled) return
     // Written in the check phase, after every read of this poll phase has
-    // been parsed and answered (TLS hands over one record per 'data' event).
+    // been parsed and answered (TLS hands over one record per 'data' event),
+    // by one setImmediate for all connections.
     this.#flushScheduled = true
-    setImmediate(this.#flushNow)
+    toFlush.push(this)
+    if (toFlush.length === 1) setImmediate(ServerConnection.#flushAll)
+  }
+
+  static readonly #flushAll = (): void => {
+    const all = toFlush
+    toFlush = []
+    for (const c of all) {
+      c.#flushScheduled = false
+      c.#flush()
+    }
   }
 
   /** Appends one encoded answer to #out (which grows when it must); throws as encodeFrame does. */
@@ -351,11 +365,6 @@ class ServerConnection {
       end = encodeFrameInto(out, this.#outBytes, id, op, this.#padding)
     }
     this.#outBytes = end
-  }
-
-  readonly #flushNow = (): void => {
-    this.#flushScheduled = false
-    this.#flush()
   }
 
   /** Writes every queued answer in one write (one SSL_write, one syscall). */
