@@ -8,16 +8,30 @@
  *
  *   node packages/tls/bench/ab.ts --checkout /tmp/ab-base=<commit>        # once per commit
  *   node packages/tls/bench/ab.ts [--mode full|resumed|bulk] [--rounds 6] [--n 2000] [--c 15]
- *        [--ms 3000] [--mib 128] [--seq] base=/tmp/ab-base new=. [native=.]
+ *        [--ms 3000] [--mib 128] [--warmup 3000] [--seq] [--env label:KEY=VALUE ...]
+ *        base=/tmp/ab-base new=. [native=.]
  *
- * --checkout writes `git archive <commit>` of this repository to the directory and links
+ * --checkout writes `git archive <commit>` of this repository to the directory, links
  * node_modules so that @outpost/* resolve to that directory's packages (a plain worktree
- * would load this checkout's packages). --seq loads one side at a time instead of all at
- * once. Modes: full (h2load, tickets off, Connection: close), resumed (Node clients with
- * tickets), bulk (one echo connection, --mib each way).
+ * would load this checkout's packages), and builds that checkout's native addon when it
+ * has one (scripts/build-native.ts). --seq loads one side at a time instead of all at
+ * once. --env sets an environment variable for one side, e.g. `--env fallback:OUTPOST_TLS_NATIVE=0`
+ * runs a side on node:crypto. --warmup is the unmeasured load per side before the first
+ * round: handshakes (full), ms (resumed) or MiB (bulk); the default 3000 handshakes
+ * (resumed: 3000 ms, bulk: 32 MiB) reach V8's steady state (docs/tls-bench.md). Modes: full
+ * (h2load, tickets off, Connection: close), resumed (Node clients with tickets), bulk (one
+ * echo connection, --mib each way).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -35,7 +49,9 @@ const { values: args, positionals } = parseArgs({
     c: { type: 'string', default: '15' },
     ms: { type: 'string', default: '3000' },
     mib: { type: 'string', default: '128' },
+    warmup: { type: 'string' },
     seq: { type: 'boolean', default: false },
+    env: { type: 'string', multiple: true, default: [] },
   },
   allowPositionals: true,
   strict: true,
@@ -57,6 +73,8 @@ function checkout(dir: string, commit: string): void {
   for (const p of readdirSync(join(dir, 'packages'))) {
     symlinkSync(join(dir, 'packages', p), join(dir, 'node_modules', '@outpost', p))
   }
+  const build = join(dir, 'scripts', 'build-native.ts')
+  if (existsSync(build)) execFileSync(process.execPath, [build], { stdio: 'inherit' })
 }
 
 if (args.checkout !== undefined) {
@@ -103,7 +121,17 @@ async function start(label: string, root: string, pki: string): Promise<Side> {
   if (mode === 'full') argv.push('--connection-close', '--tickets', '0')
   if (mode === 'resumed') argv.push('--connection-close')
   if (mode === 'bulk') argv.push('--echo-port', '0')
-  const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  const env = { ...process.env }
+  for (const e of args.env) {
+    const m = /^([^:]+):([^=]+)=(.*)$/.exec(e)
+    if (m === null) throw new Error(`Invalid --env '${e}': expected label:KEY=VALUE`)
+    if (m[1] === label) env[m[2] as string] = m[3]
+  }
+  const child = spawn(process.execPath, argv, {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const re = mode === 'bulk' ? /echo on 127\.0\.0\.1:(\d+)/ : /127\.0\.0\.1:(\d+)/
   let out = ''
   const port = await new Promise<number>((ok, fail) => {
@@ -123,7 +151,7 @@ async function start(label: string, root: string, pki: string): Promise<Side> {
 async function load(s: Side, warm: boolean): Promise<number> {
   const t = { host: '127.0.0.1', port: s.port }
   if (mode === 'full') {
-    const n = warm ? 300 : Number(args.n)
+    const n = warm ? Number(args.warmup ?? 3000) : Number(args.n)
     const r = await h2load(h2loadBin as string, t, n, Number(args.c))
     if (r.failed > 0 || r.succeeded < n)
       throw new Error(`h2load against ${s.label}: ${r.failed} failed`)
@@ -131,7 +159,7 @@ async function load(s: Side, warm: boolean): Promise<number> {
   }
   if (mode === 'resumed') {
     const r = await connectionRate(t, {
-      ms: warm ? 500 : Number(args.ms),
+      ms: warm ? Number(args.warmup ?? 3000) : Number(args.ms),
       concurrency: warm ? 4 : 8,
       resume: true,
     })
@@ -140,7 +168,7 @@ async function load(s: Side, warm: boolean): Promise<number> {
     }
     return r.completed
   }
-  const mib = warm ? 4 : Number(args.mib)
+  const mib = warm ? Number(args.warmup ?? 32) : Number(args.mib)
   await bulkEcho(t, mib * 1048576)
   return mib
 }

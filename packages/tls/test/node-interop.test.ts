@@ -207,6 +207,62 @@ describe('Node tls.connect against our server', () => {
     s.destroy()
   })
 
+  test('echoes intact on concurrent connections while one client stops reading (record buffers reused after drain)', async () => {
+    // Full records are sealed into buffers reused once the socket has written
+    // them; a client that stops reading makes the server's writes queue, so
+    // buffers are taken back on 'drain' only. Each stream must come back as sent.
+    const clients = await Promise.all([0, 1, 2].map(() => client(echo.port)))
+    const data = clients.map(() => randomBytes(3 << 20))
+    const slow = clients[0]!
+    slow.pause()
+    const results = clients.map((s, i) => roundTrip(s, data[i]!))
+    await new Promise((r) => setTimeout(r, 300))
+    slow.resume()
+    const back = await Promise.all(results)
+    for (let i = 0; i < clients.length; i++) {
+      assert.equal(
+        createHash('sha256').update(back[i]!).digest('hex'),
+        createHash('sha256').update(data[i]!).digest('hex'),
+        `client ${i}`,
+      )
+      clients[i]!.destroy()
+    }
+  })
+
+  test('a large write to a client that is not reading arrives intact (record buffers taken back on drain)', async () => {
+    // One 24 MiB write is sealed at once and queues in the socket behind a paused
+    // client, so its record buffers are taken back only after 'drain'; meanwhile
+    // another connection runs, whose records reuse spare buffers.
+    const payload = randomBytes(24 << 20)
+    const server = createTlsServer({ certificates: pki.source }, (conn) => {
+      conn.end(payload)
+    })
+    trackSockets(server)
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const port = (server.address() as AddressInfo).port
+    try {
+      const s = await client(port)
+      s.pause()
+      await new Promise((r) => setTimeout(r, 200))
+      const other = await client(echo.port)
+      const small = randomBytes(1 << 20)
+      assert.deepEqual(await roundTrip(other, small), small)
+      other.destroy()
+      const chunks: Buffer[] = []
+      s.on('data', (d: Buffer) => chunks.push(d))
+      s.resume()
+      await once(s, 'end')
+      assert.equal(
+        createHash('sha256').update(Buffer.concat(chunks)).digest('hex'),
+        createHash('sha256').update(payload).digest('hex'),
+      )
+      s.destroy()
+    } finally {
+      server.close()
+    }
+  })
+
   test('updates keys from the server side mid-stream (KeyUpdate)', async () => {
     const s = await client(echo.port)
     assert.deepEqual(await roundTrip(s, Buffer.from('before')), Buffer.from('before'))

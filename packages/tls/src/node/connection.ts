@@ -25,6 +25,14 @@ import type { SignContext } from '../signer.ts'
 
 type WriteCallback = (error?: Error | null) => void
 
+/** The largest TLSCiphertext record, header included (RFC 8446 §5.2). */
+const MAX_RECORD_BYTES = 5 + 16384 + 256
+/** Records this large or larger are sealed into reusable buffers; smaller ones come from Buffer's pool. */
+const REUSE_FROM_BYTES = 4096
+/** Spare full-size record buffers kept by this thread, shared by its connections (at most 1 MiB). */
+const MAX_SPARE_RECORDS = 64
+const spareRecords: Uint8Array[] = []
+
 /** The abort reason of a connection destroyed after its handshake completed (shared). */
 const DESTROYED_AFTER_HANDSHAKE = new ConnectionClosedError('Cannot continue: connection destroyed')
 
@@ -45,6 +53,8 @@ export class TlsConnection extends Duplex {
   #endPushed = false
   #failed = false
   #corked = false
+  /** Reusable record buffers handed to the socket and not yet known to be in the kernel. */
+  #lentRecords: Uint8Array[] = []
 
   constructor(socket: Socket, config: TlsServerConfig | ResolvedConfig) {
     super({ allowHalfOpen: true })
@@ -53,7 +63,12 @@ export class TlsConnection extends Duplex {
     // getpeername system call for it.
     const resolved = 'cookieKey' in config ? config : resolveConfig(config)
     this.#config = resolved.admit === undefined ? resolved : forPeer(resolved, socket.remoteAddress)
-    this.#conn = new ServerConnection(this.#config)
+    // Socket chunks are ours alone (records are opened where they lie), and records
+    // are sealed into uninitialised memory that the record layer overwrites whole.
+    this.#conn = new ServerConnection(this.#config, {
+      ownsInput: true,
+      allocate: this.#allocateRecord,
+    })
     socket.on('data', (d: Uint8Array) => {
       this.#conn.receive(d)
       this.#signNow()
@@ -68,6 +83,7 @@ export class TlsConnection extends Duplex {
       this.#pushEnd()
     })
     socket.on('drain', () => {
+      this.#reclaimRecords()
       const cb = this.#drainCallback
       this.#drainCallback = undefined
       cb?.()
@@ -270,6 +286,35 @@ export class TlsConnection extends Duplex {
   readonly #uncork = (): void => {
     this.#corked = false
     this.#socket.uncork()
+    this.#reclaimRecords()
+  }
+
+  /**
+   * The array a record is sealed into. Never zero-filled: the record layer writes
+   * every byte. A large record gets a full-size buffer that is reused once the
+   * socket has handed its bytes to the kernel (see #reclaimRecords); a zeroed
+   * ArrayBuffer per 16 KiB record cost more than its AES-GCM (allocation plus
+   * V8's concurrent marking, which external memory keeps triggering).
+   */
+  readonly #allocateRecord = (bytes: number): Uint8Array => {
+    if (bytes < REUSE_FROM_BYTES || bytes > MAX_RECORD_BYTES) return Buffer.allocUnsafe(bytes)
+    const b = spareRecords.pop() ?? Buffer.allocUnsafeSlow(MAX_RECORD_BYTES)
+    this.#lentRecords.push(b)
+    return b.subarray(0, bytes)
+  }
+
+  /**
+   * Takes back the record buffers written so far, once nothing is queued in the
+   * socket: Writable's length drops to 0 only when every write (ours are sealed
+   * records) has been written out to the kernel, so no write request still refers to them.
+   * Called after uncorking and on 'drain'; while the socket is destroyed or
+   * queueing, lent buffers are left to the GC or to the next call.
+   */
+  #reclaimRecords(): void {
+    const lent = this.#lentRecords
+    if (lent.length === 0 || this.#socket.writableLength !== 0 || this.#socket.destroyed) return
+    for (const b of lent) if (spareRecords.length < MAX_SPARE_RECORDS) spareRecords.push(b)
+    this.#lentRecords = []
   }
 
   #pump(): void {

@@ -18,6 +18,8 @@ export interface TlsRecord {
   /** The 5-byte header (the AEAD's additional data for protected records). */
   readonly header: Uint8Array
   readonly fragment: Uint8Array
+  /** True when the record was copied out of several chunks, so nobody else holds its bytes. */
+  readonly copied: boolean
 }
 
 export class RecordDeframer {
@@ -66,11 +68,14 @@ export class RecordDeframer {
     }
     const total = RECORD_HEADER_BYTES + length
     if (this.#size < total) return undefined
+    const first = this.#chunks[0] as Uint8Array
+    const copied = first.length - this.#head < total
     const bytes = this.#take(total)
     return {
       type: bytes[0] as number,
       header: bytes.subarray(0, RECORD_HEADER_BYTES),
       fragment: bytes.subarray(RECORD_HEADER_BYTES),
+      copied,
     }
   }
 

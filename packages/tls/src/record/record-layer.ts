@@ -211,10 +211,28 @@ export class RecordDecrypter extends HalfConn {
   }
 }
 
+/** Allocates the array a record is sealed into; every byte of it gets written. */
+export type RecordAllocator = (bytes: number) => Uint8Array
+
+const zeroedArray: RecordAllocator = (bytes) => new Uint8Array(bytes)
+
 /** The write direction: seals records. */
 export class RecordEncrypter extends HalfConn {
-  constructor(suite: SuiteParams, trafficSecret: Uint8Array, backend = defaultBackend) {
+  readonly #allocate: RecordAllocator
+
+  /**
+   * `allocate` may return uninitialised memory (a Node driver passes
+   * `Buffer.allocUnsafe`: several times cheaper than a zeroed array for a full
+   * record): every byte of a record is written before it is returned.
+   */
+  constructor(
+    suite: SuiteParams,
+    trafficSecret: Uint8Array,
+    backend = defaultBackend,
+    allocate: RecordAllocator = zeroedArray,
+  ) {
     super(suite, trafficSecret, 'seal', backend)
+    this.#allocate = allocate
   }
 
   /**
@@ -257,7 +275,10 @@ export class RecordEncrypter extends HalfConn {
     const contentLen = lengthOf(content)
     const innerLen = contentLen + 1 + padBytes
     const len = innerLen + TAG_BYTES
-    const out = new Uint8Array(RECORD_HEADER_BYTES + len)
+    const out = this.#allocate(RECORD_HEADER_BYTES + len)
+    if (out.length !== RECORD_HEADER_BYTES + len) {
+      throw new InternalError('Cannot protect record: the allocator returned the wrong length')
+    }
     out[0] = ContentType.ApplicationData
     out[1] = 3
     out[2] = 3
@@ -268,6 +289,7 @@ export class RecordEncrypter extends HalfConn {
     const inner = out.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + innerLen)
     copyInto(inner, content)
     inner[contentLen] = type
+    if (padBytes > 0) inner.fill(0, contentLen + 1)
     if (this.isNative) {
       this.context().seal(this.nextSeq(), out, RECORD_HEADER_BYTES)
       return out

@@ -47,7 +47,13 @@ import {
 } from '../messages/handshake.ts'
 import { decodeKeyUpdate, encodeKeyUpdate } from '../messages/server-messages.ts'
 import { MAX_PLAINTEXT_BYTES, RecordDeframer, type TlsRecord } from '../record/deframer.ts'
-import { RecordDecrypter, RecordEncrypter, plaintextRecord } from '../record/record-layer.ts'
+import {
+  RecordDecrypter,
+  RecordEncrypter,
+  plaintextRecord,
+  type RecordAllocator,
+} from '../record/record-layer.ts'
+import { defaultBackend } from '../crypto/native.ts'
 import { resolveConfig, type ResolvedConfig, type TlsServerConfig } from './config.ts'
 import {
   handleClientFinished,
@@ -68,6 +74,21 @@ export interface ConnectionInfo {
   readonly serverName?: string
   readonly resumed: boolean
   readonly helloRetry: boolean
+}
+
+/** How a driver hands buffers to a connection (node/connection.ts sets both). */
+export interface ConnectionOptions {
+  /**
+   * The arrays passed to `receive()` become the connection's: protected records
+   * may be decrypted where they lie (native backend), and the plaintext handed
+   * out is then a view of them. Leave unset if the caller reuses what it passes.
+   */
+  readonly ownsInput?: boolean
+  /**
+   * Allocates the arrays records are sealed into. Every byte of what it returns
+   * is overwritten, so it may return uninitialised memory (`Buffer.allocUnsafe`).
+   */
+  readonly allocate?: RecordAllocator
 }
 
 /** Records that carry nothing (empty application data, KeyUpdate, user_canceled) allowed in a row (Go `maxUselessRecords`). */
@@ -107,9 +128,13 @@ export class ServerConnection {
   #info: { negotiated: Negotiated; info: ConnectionInfo } | undefined
   #handshakeComplete = false
   readonly #io: HandshakeIo
+  readonly #ownsInput: boolean
+  readonly #allocate: RecordAllocator | undefined
 
-  constructor(config: TlsServerConfig | ResolvedConfig) {
+  constructor(config: TlsServerConfig | ResolvedConfig, options: ConnectionOptions = {}) {
     this.#config = 'cookieKey' in config ? config : resolveConfig(config)
+    this.#ownsInput = options.ownsInput === true
+    this.#allocate = options.allocate
     this.#joiner = new HandshakeJoiner((type) => this.#limitFor(type))
     this.#io = {
       config: this.#config,
@@ -123,7 +148,7 @@ export class ServerConnection {
       setWriteKeys: (suite, secret) => {
         this.#flushHandshake()
         this.#writer?.drop()
-        this.#writer = new RecordEncrypter(suite, secret)
+        this.#writer = new RecordEncrypter(suite, secret, defaultBackend, this.#allocate)
       },
       setReadKeys: (suite, secret, skipEarlyData = false) => {
         this.#setReadKeys(suite, secret, skipEarlyData)
@@ -367,7 +392,8 @@ export class ServerConnection {
     }
     let inner: { type: number; content: Uint8Array }
     try {
-      inner = reader.decrypt(rec.header, rec.fragment)
+      // In place when nobody else holds the bytes: no output array per record.
+      inner = reader.decrypt(rec.header, rec.fragment, rec.copied || this.#ownsInput)
     } catch (e) {
       // RFC 8446 §4.2.10: 0-RTT we refused is encrypted under keys we do not
       // have; trial-decrypt with the handshake keys and drop what fails.
