@@ -110,6 +110,7 @@ const flags = [
   '-Wall',
   '-Wextra',
   '-Wno-unused-parameter',
+  '-Werror=implicit-function-declaration',
   '-I',
   headers,
   '-o',

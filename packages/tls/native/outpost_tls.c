@@ -7,10 +7,12 @@
  *
  * Exports (all byte arguments are Uint8Arrays; nothing secret is ever a string):
  *
- *   new Aead(name, direction, key, iv)
+ *   new Aead(name, direction, trafficSecret, hashLength)
  *       name 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305', direction 'seal' |
- *       'open'. One EVP_CIPHER_CTX keyed once; per record only the nonce changes
- *       (RFC 8446 §5.3: iv XOR the 64-bit record sequence number, left-padded).
+ *       'open'. The write key and IV are derived here from the traffic secret
+ *       (RFC 8446 §7.3), so they never exist in JavaScript memory. One
+ *       EVP_CIPHER_CTX keyed once; per record only the nonce changes (RFC 8446
+ *       §5.3: iv XOR the 64-bit record sequence number, left-padded).
  *   aead.seal(seq, record, aadLength)
  *       In place: record[0, aadLength) is the additional data, the bytes up to the
  *       last 16 are the plaintext and become the ciphertext, the tag goes into the
@@ -22,6 +24,16 @@
  *       is left for the caller.
  *   aead.free()
  *       Frees and cleanses the context and the IV now (also done on GC).
+ *   aeadSealOnce(name, key, nonce, aad, input, output, outputOffset) -> number
+ *   aeadOpenOnce(name, key, nonce, aad, input, output, outputOffset) -> number
+ *       One record under a key used once or rarely (session tickets: a random
+ *       nonce each): ciphertext ‖ tag into output, or the plaintext (-1 and the
+ *       output zeroed for a bad tag). The context lives for the call only.
+ *   hmac(hashLength, buffer, keyLength, messageLength, length)
+ *       HMAC-SHA256 (hashLength 32) or HMAC-SHA384 (48), RFC 2104, the building
+ *       block of HKDF (RFC 5869): buffer holds key ‖ message; the MAC's first
+ *       `length` bytes are written right after them and the key and message
+ *       bytes are cleansed. Nothing of the key outlives the call.
  *   x25519(peerPublic, publicOut, publicOffset, secretOut, secretOffset) -> boolean
  *       A fresh key pair, its public key and the shared secret with the peer's key
  *       (RFC 7748 §6.1). false when the peer's key is a small-order point (all-zero
@@ -78,6 +90,7 @@ static const char *const cipher_fetch_names[CIPHER_COUNT] = {
 };
 /* Fetched once per process (fetching is a locked lookup in the provider store). */
 static EVP_CIPHER *ciphers[CIPHER_COUNT];
+static EVP_MD *sha256, *sha384;
 static int ciphers_ok;
 static pthread_once_t ciphers_once = PTHREAD_ONCE_INIT;
 
@@ -89,7 +102,28 @@ static void fetch_ciphers(void) {
       return;
     }
   }
+  sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+  if (sha256 == NULL || sha384 == NULL) {
+    ERR_clear_error();
+    return;
+  }
   ciphers_ok = 1;
+}
+
+/* The cipher index of an AEAD name argument; -1 after throwing. */
+static int get_cipher(napi_env env, napi_value v, const char *what) {
+  char name[32], msg[160];
+  size_t n;
+  if (napi_get_value_string_utf8(env, v, name, sizeof name, &n) == napi_ok && n < sizeof name - 1) {
+    for (int i = 0; i < CIPHER_COUNT; i++) {
+      if (strcmp(name, cipher_names[i]) == 0) return i;
+    }
+  }
+  snprintf(msg, sizeof msg,
+           "Cannot %s: name must be 'aes-128-gcm', 'aes-256-gcm' or 'chacha20-poly1305'", what);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return -1;
 }
 
 /* ---------------------------------------------------------------- errors -- */
@@ -171,6 +205,117 @@ static int overlaps(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
   return a0 < b0 + bn && b0 < a0 + an;
 }
 
+/* ------------------------------------------------------------------ HMAC -- */
+
+/*
+ * HMAC (RFC 2104) with EVP digests: H((K ^ opad) ‖ H((K ^ ipad) ‖ message)) into
+ * out[0, hlen). Every intermediate (padded key, inner hash, digest state) is
+ * cleansed before returning. 1 on success.
+ */
+static int hmac_compute(size_t hlen, const uint8_t *key, size_t klen, const uint8_t *msg,
+                        size_t mlen, uint8_t *out) {
+  const EVP_MD *md = hlen == 32 ? sha256 : sha384;
+  size_t block = hlen == 32 ? 64 : 128;
+  uint8_t k[128], pad[128], inner[48];
+  unsigned int n = 0;
+  memset(k, 0, sizeof k);
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int ok = ctx != NULL;
+  if (ok && klen > block) {
+    /* A key longer than the block is hashed first (RFC 2104 §2). */
+    ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, key, klen) == 1 &&
+         EVP_DigestFinal_ex(ctx, k, &n) == 1;
+  } else if (ok && klen > 0) {
+    memcpy(k, key, klen);
+  }
+  for (size_t i = 0; i < block; i++) pad[i] = k[i] ^ 0x36;
+  ok = ok && EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
+       (mlen == 0 || EVP_DigestUpdate(ctx, msg, mlen) == 1) &&
+       EVP_DigestFinal_ex(ctx, inner, &n) == 1 && n == hlen;
+  for (size_t i = 0; i < block; i++) pad[i] = k[i] ^ 0x5c;
+  ok = ok && EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
+       EVP_DigestUpdate(ctx, inner, hlen) == 1 && EVP_DigestFinal_ex(ctx, out, &n) == 1 &&
+       n == hlen;
+  EVP_MD_CTX_free(ctx); /* frees and cleanses the digest state */
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pad, sizeof pad);
+  OPENSSL_cleanse(inner, sizeof inner);
+  if (!ok) OPENSSL_cleanse(out, hlen);
+  return ok;
+}
+
+/*
+ * hmac(hashLength, buffer, keyLength, messageLength, length): the key and the
+ * message lie in one buffer (key ‖ message) and the MAC's first `length` bytes
+ * are written right after them; the key and message bytes are then cleansed.
+ * One array per call, and the caller's scratch buffer is large enough to live
+ * outside V8's heap: a small on-heap Uint8Array passed to Node-API is first
+ * moved out of the heap (an allocation and a copy per array).
+ */
+static napi_value hmac(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  char msg[200];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 5) {
+    return throw_type(
+        env, "Cannot compute HMAC: expected (hashLength, buffer, keyLength, messageLength, length)");
+  }
+  double hash_d, klen_d, mlen_d, len_d;
+  bytes_t buf;
+  if (!get_index(env, argv[0], "compute HMAC", "hashLength", 64, &hash_d)) return NULL;
+  if (hash_d != 32 && hash_d != 48) {
+    return throw_range(env, "Cannot compute HMAC: hashLength must be 32 (SHA-256) or 48 (SHA-384)");
+  }
+  if (!get_bytes(env, argv[1], "compute HMAC", "buffer", &buf) ||
+      !get_index(env, argv[2], "compute HMAC", "keyLength", (double)MAX_AEAD_BYTES, &klen_d) ||
+      !get_index(env, argv[3], "compute HMAC", "messageLength", (double)MAX_AEAD_BYTES, &mlen_d) ||
+      !get_index(env, argv[4], "compute HMAC", "length", hash_d, &len_d)) {
+    return NULL;
+  }
+  size_t hlen = (size_t)hash_d, klen = (size_t)klen_d, mlen = (size_t)mlen_d;
+  size_t len = (size_t)len_d;
+  if (len == 0) return throw_range(env, "Cannot compute HMAC: length must be at least 1");
+  if (buf.length < klen + mlen || buf.length - klen - mlen < len) {
+    snprintf(msg, sizeof msg,
+             "Cannot compute HMAC: buffer of %zu bytes has no room for a %zu-byte key, a %zu-byte "
+             "message and %zu bytes of output",
+             buf.length, klen, mlen, len);
+    return throw_range(env, msg);
+  }
+  uint8_t result[48];
+  int ok = hmac_compute(hlen, buf.data, klen, buf.data + klen, mlen, result);
+  OPENSSL_cleanse(buf.data, klen + mlen);
+  if (ok) memcpy(buf.data + klen + mlen, result, len);
+  OPENSSL_cleanse(result, sizeof result);
+  if (!ok) return throw_openssl(env, "Cannot compute HMAC: OpenSSL failed");
+  return NULL;
+}
+
+/*
+ * HKDF-Expand-Label(secret, label, "", length) for length <= the hash length
+ * (RFC 8446 §7.1): one block, T(1) = HMAC(secret, HkdfLabel ‖ 0x01).
+ */
+static int expand_label(size_t hlen, const uint8_t *secret, const char *label, size_t length,
+                        uint8_t *out) {
+  uint8_t info[2 + 1 + 6 + 16 + 1 + 1], t[48];
+  size_t l = strlen(label), n = 0;
+  if (length > hlen || l > 16) return 0;
+  info[n++] = (uint8_t)(length >> 8);
+  info[n++] = (uint8_t)length;
+  info[n++] = (uint8_t)(6 + l);
+  memcpy(info + n, "tls13 ", 6);
+  n += 6;
+  memcpy(info + n, label, l);
+  n += l;
+  info[n++] = 0; /* empty context */
+  info[n++] = 1; /* counter */
+  int ok = hmac_compute(hlen, secret, hlen, info, n, t);
+  if (ok) memcpy(out, t, length);
+  OPENSSL_cleanse(t, sizeof t);
+  return ok;
+}
+
 /* ------------------------------------------------------------------ Aead -- */
 
 typedef struct {
@@ -194,6 +339,81 @@ static void aead_finalize(napi_env env, void *data, void *hint) {
   OPENSSL_free(data);
 }
 
+/*
+ * Seals p[0, plen) in place under `nonce` with AAD aad[0, alen); the tag goes to
+ * tag. 1 on success; on failure p and tag are cleansed (neither plaintext nor a
+ * partial record is left).
+ */
+static int seal_core(EVP_CIPHER_CTX *ctx, const uint8_t *nonce, const uint8_t *aad, size_t alen,
+                     uint8_t *p, size_t plen, uint8_t *tag) {
+  int n = 0, f = 0;
+  int ok = EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, 1) == 1;
+  if (ok && alen > 0) ok = EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)alen) == 1;
+  n = 0;
+  if (ok && plen > 0) ok = EVP_EncryptUpdate(ctx, p, &n, p, (int)plen) == 1;
+  if (ok) ok = EVP_EncryptFinal_ex(ctx, p + n, &f) == 1 && (size_t)n + (size_t)f == plen;
+  if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_BYTES, tag) == 1;
+  if (!ok) {
+    OPENSSL_cleanse(p, plen);
+    OPENSSL_cleanse(tag, TAG_BYTES);
+  }
+  return ok;
+}
+
+/*
+ * Opens c[0, clen) with `tag` into o (o == c, or no overlap) under `nonce`.
+ * Returns 1 when the tag verifies, 0 when it does not, -1 when OpenSSL fails;
+ * unless 1, o[0, clen) is cleansed.
+ */
+static int open_core(EVP_CIPHER_CTX *ctx, const uint8_t *nonce, const uint8_t *aad, size_t alen,
+                     const uint8_t *c, size_t clen, const uint8_t *tag_in, uint8_t *o) {
+  uint8_t tag[TAG_BYTES];
+  memcpy(tag, tag_in, TAG_BYTES);
+  int n = 0, f = 0;
+  int ok = EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, 0) == 1;
+  if (ok && alen > 0) ok = EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)alen) == 1;
+  if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_BYTES, tag) == 1;
+  n = 0;
+  if (ok && clen > 0) ok = EVP_DecryptUpdate(ctx, o, &n, c, (int)clen) == 1;
+  if (!ok) {
+    OPENSSL_cleanse(o, clen);
+    return -1;
+  }
+  /* The tag check (RFC 8446 §5.2: bad_record_mac for the caller). */
+  if (EVP_DecryptFinal_ex(ctx, o + n, &f) != 1 || (size_t)n + (size_t)f != clen) {
+    OPENSSL_cleanse(o, clen);
+    ERR_clear_error();
+    return 0;
+  }
+  return 1;
+}
+
+/* A context keyed with cipher `which` for direction `enc`; NULL after throwing. */
+static EVP_CIPHER_CTX *keyed_context(napi_env env, int which, int enc, const bytes_t *key,
+                                     const char *what) {
+  const EVP_CIPHER *cipher = ciphers[which];
+  int key_len = EVP_CIPHER_get_key_length(cipher);
+  char msg[160];
+  if (key_len <= 0 || key->length != (size_t)key_len) {
+    snprintf(msg, sizeof msg, "Cannot %s: %s needs a key of %d bytes, current length is %zu", what,
+             cipher_names[which], key_len, key->length);
+    throw_range(env, msg);
+    return NULL;
+  }
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  /* Cipher and key now; the IV of each record at seal/open. The IV length is 12
+     by default for all three, set anyway so a default change cannot bite. */
+  if (ctx == NULL || EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, IV_BYTES, NULL) != 1 ||
+      EVP_CipherInit_ex(ctx, NULL, NULL, key->data, NULL, enc) != 1) {
+    EVP_CIPHER_CTX_free(ctx);
+    snprintf(msg, sizeof msg, "Cannot %s: OpenSSL refused the key", what);
+    throw_openssl(env, msg);
+    return NULL;
+  }
+  return ctx;
+}
+
 /* RFC 8446 §5.3: the 64-bit sequence number, big-endian, XORed into the IV's last 8 bytes. */
 static void make_nonce(const uint8_t *iv, uint64_t seq, uint8_t *nonce) {
   memcpy(nonce, iv, IV_BYTES);
@@ -203,62 +423,59 @@ static void make_nonce(const uint8_t *iv, uint64_t seq, uint8_t *nonce) {
 static napi_value aead_new(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4], self, target;
+  char msg[160];
   if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok) return NULL;
   if (napi_get_new_target(env, info, &target) != napi_ok || target == NULL) {
     return throw_type(env, "Cannot create Aead: call it with new");
   }
-  if (argc < 4) return throw_type(env, "Cannot create Aead: expected (name, direction, key, iv)");
-  char name[32], dir[8];
-  int which = -1;
-  if (get_string(env, argv[0], name, sizeof name)) {
-    for (int i = 0; i < CIPHER_COUNT; i++) {
-      if (strcmp(name, cipher_names[i]) == 0) which = i;
-    }
+  if (argc < 4) {
+    return throw_type(env, "Cannot create Aead: expected (name, direction, trafficSecret, hashLength)");
   }
-  if (which < 0) {
-    return throw_type(
-        env, "Cannot create Aead: name must be 'aes-128-gcm', 'aes-256-gcm' or 'chacha20-poly1305'");
-  }
+  int which = get_cipher(env, argv[0], "create Aead");
+  if (which < 0) return NULL;
+  char dir[8];
   int enc = -1;
   if (get_string(env, argv[1], dir, sizeof dir)) {
     if (strcmp(dir, "seal") == 0) enc = 1;
     if (strcmp(dir, "open") == 0) enc = 0;
   }
-  if (enc < 0) {
-    return throw_type(env, "Cannot create Aead: direction must be 'seal' or 'open'");
+  if (enc < 0) return throw_type(env, "Cannot create Aead: direction must be 'seal' or 'open'");
+  bytes_t secret;
+  double hash_d;
+  if (!get_bytes(env, argv[2], "create Aead", "trafficSecret", &secret)) return NULL;
+  if (!get_index(env, argv[3], "create Aead", "hashLength", 64, &hash_d)) return NULL;
+  if (hash_d != 32 && hash_d != 48) {
+    return throw_range(env, "Cannot create Aead: hashLength must be 32 (SHA-256) or 48 (SHA-384)");
   }
-  bytes_t key, iv;
-  if (!get_bytes(env, argv[2], "create Aead", "key", &key)) return NULL;
-  if (!get_bytes(env, argv[3], "create Aead", "iv", &iv)) return NULL;
-  pthread_once(&ciphers_once, fetch_ciphers);
-  if (!ciphers_ok) return throw_openssl(env, "Cannot create Aead: OpenSSL has no such cipher");
-  const EVP_CIPHER *cipher = ciphers[which];
-  int key_len = EVP_CIPHER_get_key_length(cipher);
-  char msg[160];
-  if (key_len <= 0 || key.length != (size_t)key_len) {
-    snprintf(msg, sizeof msg, "Cannot create Aead: %s needs a key of %d bytes, current length is %zu",
-             name, key_len, key.length);
+  if (secret.length != (size_t)hash_d) {
+    snprintf(msg, sizeof msg,
+             "Cannot create Aead: trafficSecret must be %.0f bytes, current length is %zu", hash_d,
+             secret.length);
     return throw_range(env, msg);
   }
-  if (iv.length != IV_BYTES) {
-    snprintf(msg, sizeof msg, "Cannot create Aead: iv must be %d bytes, current length is %zu",
-             IV_BYTES, iv.length);
-    return throw_range(env, msg);
-  }
+  /* RFC 8446 §7.3: [sender]_write_key and _iv from the traffic secret. They exist
+     only here, on the stack, until the context holds the key schedule. */
+  uint8_t key_bytes[32];
+  size_t key_len = (size_t)EVP_CIPHER_get_key_length(ciphers[which]);
   aead_t *a = OPENSSL_zalloc(sizeof *a);
   if (a == NULL) return throw_openssl(env, "Cannot create Aead: out of memory");
   a->enc = enc;
-  a->ctx = EVP_CIPHER_CTX_new();
-  /* Cipher and key now; the IV of each record at seal/open. The IV length is 12
-     by default for all three, set anyway so a default change cannot bite. */
-  if (a->ctx == NULL || EVP_CipherInit_ex(a->ctx, cipher, NULL, NULL, NULL, enc) != 1 ||
-      EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_IVLEN, IV_BYTES, NULL) != 1 ||
-      EVP_CipherInit_ex(a->ctx, NULL, NULL, key.data, NULL, enc) != 1) {
+  if (key_len > sizeof key_bytes ||
+      !expand_label((size_t)hash_d, secret.data, "key", key_len, key_bytes) ||
+      !expand_label((size_t)hash_d, secret.data, "iv", IV_BYTES, a->iv)) {
+    OPENSSL_cleanse(key_bytes, sizeof key_bytes);
     aead_release(a);
     OPENSSL_free(a);
-    return throw_openssl(env, "Cannot create Aead: OpenSSL refused the key");
+    return throw_openssl(env, "Cannot create Aead: key derivation failed");
   }
-  memcpy(a->iv, iv.data, IV_BYTES);
+  bytes_t key = {key_bytes, key_len};
+  a->ctx = keyed_context(env, which, enc, &key, "create Aead");
+  OPENSSL_cleanse(key_bytes, sizeof key_bytes);
+  if (a->ctx == NULL) {
+    aead_release(a);
+    OPENSSL_free(a);
+    return NULL;
+  }
   if (napi_wrap(env, self, a, aead_finalize, NULL, NULL) != napi_ok) {
     aead_release(a);
     OPENSSL_free(a);
@@ -317,19 +534,9 @@ static napi_value aead_seal(napi_env env, napi_callback_info info) {
   uint8_t nonce[IV_BYTES];
   make_nonce(a->iv, (uint64_t)seq, nonce);
   uint8_t *p = rec.data + aad;
-  int n = 0, f = 0;
-  int ok = EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, nonce, 1) == 1;
-  if (ok && aad > 0) ok = EVP_EncryptUpdate(a->ctx, NULL, &n, rec.data, (int)aad) == 1;
-  n = 0;
-  if (ok && plen > 0) ok = EVP_EncryptUpdate(a->ctx, p, &n, p, (int)plen) == 1;
-  if (ok) ok = EVP_EncryptFinal_ex(a->ctx, p + n, &f) == 1 && (size_t)n + (size_t)f == plen;
-  if (ok) ok = EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, TAG_BYTES, p + plen) == 1;
+  int ok = seal_core(a->ctx, nonce, rec.data, aad, p, plen, p + plen);
   OPENSSL_cleanse(nonce, sizeof nonce);
-  if (!ok) {
-    /* Whatever was written is neither a valid record nor the plaintext. */
-    OPENSSL_cleanse(p, plen + TAG_BYTES);
-    return throw_openssl(env, "Cannot seal: OpenSSL failed");
-  }
+  if (!ok) return throw_openssl(env, "Cannot seal: OpenSSL failed");
   return NULL; /* undefined */
 }
 
@@ -371,32 +578,13 @@ static napi_value aead_open(napi_env env, napi_callback_info info) {
                    overlaps(o, clen, aad.data, aad.length))) {
     return throw_range(env, "Cannot open: output overlaps the input or additional data");
   }
-  uint8_t nonce[IV_BYTES], tag[TAG_BYTES];
-  memcpy(tag, in.data + clen, TAG_BYTES);
+  uint8_t nonce[IV_BYTES];
   make_nonce(a->iv, (uint64_t)seq, nonce);
-  int n = 0, f = 0;
-  int ok = EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, nonce, 0) == 1;
-  if (ok && aad.length > 0) {
-    ok = EVP_DecryptUpdate(a->ctx, NULL, &n, aad.data, (int)aad.length) == 1;
-  }
-  if (ok) ok = EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_BYTES, tag) == 1;
-  n = 0;
-  if (ok && clen > 0) ok = EVP_DecryptUpdate(a->ctx, o, &n, in.data, (int)clen) == 1;
+  int r = open_core(a->ctx, nonce, aad.data, aad.length, in.data, clen, in.data + clen, o);
   OPENSSL_cleanse(nonce, sizeof nonce);
-  if (!ok) {
-    if (clen > 0) OPENSSL_cleanse(o, clen);
-    return throw_openssl(env, "Cannot open: OpenSSL failed");
-  }
-  /* The tag check (RFC 8446 §5.2: bad_record_mac for the caller). */
-  int verified = EVP_DecryptFinal_ex(a->ctx, o + n, &f) == 1 && (size_t)n + (size_t)f == clen;
+  if (r < 0) return throw_openssl(env, "Cannot open: OpenSSL failed");
   napi_value result;
-  if (!verified) {
-    if (clen > 0) OPENSSL_cleanse(o, clen);
-    ERR_clear_error();
-    napi_create_int32(env, -1, &result);
-    return result;
-  }
-  napi_create_double(env, (double)clen, &result);
+  napi_create_double(env, r == 1 ? (double)clen : -1.0, &result);
   return result;
 }
 
@@ -409,6 +597,106 @@ static napi_value aead_free(napi_env env, napi_callback_info info) {
   }
   aead_release((aead_t *)p);
   return NULL;
+}
+
+/* ------------------------------------------------------- one-shot AEAD -- */
+
+/* The arguments both one-shot calls share; 0 after throwing. */
+typedef struct {
+  int which;
+  bytes_t key, nonce, aad, in, out;
+  uint8_t *o; /* output + outputOffset */
+} once_args_t;
+
+static int once_args(napi_env env, napi_callback_info info, const char *what, int sealing,
+                     once_args_t *x) {
+  size_t argc = 7;
+  napi_value argv[7];
+  char msg[200];
+  double off;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < 7) {
+    snprintf(msg, sizeof msg,
+             "Cannot %s: expected (name, key, nonce, aad, input, output, outputOffset)", what);
+    throw_type(env, msg);
+    return 0;
+  }
+  if ((x->which = get_cipher(env, argv[0], what)) < 0) return 0;
+  if (!get_bytes(env, argv[1], what, "key", &x->key) ||
+      !get_bytes(env, argv[2], what, "nonce", &x->nonce) ||
+      !get_bytes(env, argv[3], what, "aad", &x->aad) ||
+      !get_bytes(env, argv[4], what, "input", &x->in) ||
+      !get_bytes(env, argv[5], what, "output", &x->out) ||
+      !get_index(env, argv[6], what, "outputOffset", MAX_SEQ, &off)) {
+    return 0;
+  }
+  if (x->nonce.length != IV_BYTES) {
+    snprintf(msg, sizeof msg, "Cannot %s: nonce must be %d bytes, current length is %zu", what,
+             IV_BYTES, x->nonce.length);
+    throw_range(env, msg);
+    return 0;
+  }
+  if (x->aad.length > MAX_AEAD_BYTES || x->in.length > MAX_AEAD_BYTES) {
+    snprintf(msg, sizeof msg, "Cannot %s: input or additional data exceeds 2^30 bytes", what);
+    throw_range(env, msg);
+    return 0;
+  }
+  if (!sealing && x->in.length < TAG_BYTES) {
+    snprintf(msg, sizeof msg, "Cannot %s: input of %zu bytes is shorter than the %d-byte tag",
+             what, x->in.length, TAG_BYTES);
+    throw_range(env, msg);
+    return 0;
+  }
+  size_t need = sealing ? x->in.length + TAG_BYTES : x->in.length - TAG_BYTES;
+  if (off > (double)x->out.length || x->out.length - (size_t)off < need) {
+    snprintf(msg, sizeof msg, "Cannot %s: output of %zu bytes has no room for %zu bytes at offset %.0f",
+             what, x->out.length, need, off);
+    throw_range(env, msg);
+    return 0;
+  }
+  x->o = x->out.data + (size_t)off;
+  /* The output is written while the input is read: it must not overlap any input. */
+  if (overlaps(x->o, need, x->in.data, x->in.length) ||
+      overlaps(x->o, need, x->aad.data, x->aad.length) ||
+      overlaps(x->o, need, x->nonce.data, x->nonce.length) ||
+      overlaps(x->o, need, x->key.data, x->key.length)) {
+    snprintf(msg, sizeof msg, "Cannot %s: output overlaps an input", what);
+    throw_range(env, msg);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value aead_seal_once(napi_env env, napi_callback_info info) {
+  once_args_t x;
+  if (!once_args(env, info, "seal", 1, &x)) return NULL;
+  pthread_once(&ciphers_once, fetch_ciphers);
+  EVP_CIPHER_CTX *ctx = keyed_context(env, x.which, 1, &x.key, "seal");
+  if (ctx == NULL) return NULL;
+  memcpy(x.o, x.in.data, x.in.length);
+  int ok = seal_core(ctx, x.nonce.data, x.aad.data, x.aad.length, x.o, x.in.length,
+                     x.o + x.in.length);
+  EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
+  if (!ok) return throw_openssl(env, "Cannot seal: OpenSSL failed");
+  napi_value result;
+  napi_create_double(env, (double)(x.in.length + TAG_BYTES), &result);
+  return result;
+}
+
+static napi_value aead_open_once(napi_env env, napi_callback_info info) {
+  once_args_t x;
+  if (!once_args(env, info, "open", 0, &x)) return NULL;
+  pthread_once(&ciphers_once, fetch_ciphers);
+  EVP_CIPHER_CTX *ctx = keyed_context(env, x.which, 0, &x.key, "open");
+  if (ctx == NULL) return NULL;
+  size_t clen = x.in.length - TAG_BYTES;
+  int r = open_core(ctx, x.nonce.data, x.aad.data, x.aad.length, x.in.data, clen,
+                    x.in.data + clen, x.o);
+  EVP_CIPHER_CTX_free(ctx);
+  if (r < 0) return throw_openssl(env, "Cannot open: OpenSSL failed");
+  napi_value result;
+  napi_create_double(env, r == 1 ? (double)clen : -1.0, &result);
+  return result;
 }
 
 /* ----------------------------------------------------------- key exchange -- */
@@ -564,6 +852,21 @@ NAPI_MODULE_INIT() {
                         sizeof methods / sizeof methods[0], methods, &cls) != napi_ok ||
       napi_set_named_property(env, exports, "Aead", cls) != napi_ok) {
     return NULL;
+  }
+  const struct {
+    const char *name;
+    napi_callback cb;
+  } functions[] = {
+      {"aeadSealOnce", aead_seal_once},
+      {"aeadOpenOnce", aead_open_once},
+      {"hmac", hmac},
+  };
+  for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+    if (napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].cb, NULL,
+                             &fn) != napi_ok ||
+        napi_set_named_property(env, exports, functions[i].name, fn) != napi_ok) {
+      return NULL;
+    }
   }
   if (napi_create_function(env, "x25519", NAPI_AUTO_LENGTH, x25519, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "x25519", fn) != napi_ok) {

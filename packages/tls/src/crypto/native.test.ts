@@ -11,6 +11,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import {
   createCipheriv,
+  createHmac,
   createPublicKey,
   decapsulate,
   diffieHellman,
@@ -19,7 +20,7 @@ import {
 import fc from 'fast-check'
 import { toHex } from '@outpost/wire'
 import { native, nativeLoadError, type NativeBinding } from './native.ts'
-import { SUITES } from './suites.ts'
+import { SUITES, type SuiteParams } from './suites.ts'
 
 const BUDGET_MS = Number(process.env['FUZZ_MS'] ?? 1500)
 const built = existsSync(new URL('../../native/build/outpost_tls.node', import.meta.url))
@@ -68,11 +69,28 @@ function nodeSeal(
   return out
 }
 
+/**
+ * HKDF-Expand-Label(secret, label, "", length) with node:crypto's HMAC (RFC 8446
+ * §7.1; one block), independent of the code under test.
+ */
+function expandLabel(hash: string, secret: Uint8Array, label: string, length: number): Uint8Array {
+  const l = new TextEncoder().encode(`tls13 ${label}`)
+  const info = new Uint8Array([length >>> 8, length & 0xff, l.length, ...l, 0, 1])
+  return new Uint8Array(createHmac(hash, secret).update(info).digest()).subarray(0, length)
+}
+
+/** RFC 8446 §7.3: the write key and IV of a traffic secret. */
+function keysOf(suite: SuiteParams, secret: Uint8Array): { key: Uint8Array; iv: Uint8Array } {
+  return {
+    key: expandLabel(suite.hash, secret, 'key', suite.keyLen),
+    iv: expandLabel(suite.hash, secret, 'iv', 12),
+  }
+}
+
 /** aad ‖ plaintext ‖ 16 bytes for the tag, sealed in place by the addon. */
 function nativeSeal(
-  name: string,
-  key: Uint8Array,
-  iv: Uint8Array,
+  suite: SuiteParams,
+  secret: Uint8Array,
   seq: number,
   aad: Uint8Array,
   plain: Uint8Array,
@@ -80,7 +98,7 @@ function nativeSeal(
   const rec = new Uint8Array(aad.length + plain.length + 16)
   rec.set(aad)
   rec.set(plain, aad.length)
-  const a = new (n().Aead)(name as 'aes-128-gcm', 'seal', key, iv)
+  const a = new (n().Aead)(suite.aead, 'seal', secret, suite.hashLen)
   a.seal(seq, rec, aad.length)
   a.free()
   return rec
@@ -88,8 +106,7 @@ function nativeSeal(
 
 const input = fc.record({
   suite: fc.constantFrom(...SUITES),
-  key: fc.uint8Array({ minLength: 32, maxLength: 32 }),
-  iv: fc.uint8Array({ minLength: 12, maxLength: 12 }),
+  seed: fc.uint8Array({ minLength: 48, maxLength: 48 }),
   seq: fc.oneof(fc.nat(1000), fc.maxSafeNat()),
   aad: fc.uint8Array({ maxLength: 64 }),
   plain: fc.uint8Array({ maxLength: 3000 }),
@@ -100,13 +117,14 @@ test(
   { skip },
   () => {
     fc.assert(
-      fc.property(input, ({ suite, key, iv, seq, aad, plain }) => {
-        const k = key.subarray(0, suite.keyLen)
-        const got = nativeSeal(suite.aead, k, iv, seq, aad, plain)
+      fc.property(input, ({ suite, seed, seq, aad, plain }) => {
+        const secret = seed.subarray(0, suite.hashLen)
+        const { key, iv } = keysOf(suite, secret)
+        const got = nativeSeal(suite, secret, seq, aad, plain)
         assert.equal(toHex(got.subarray(0, aad.length)), toHex(aad))
         assert.equal(
           toHex(got.subarray(aad.length)),
-          toHex(nodeSeal(suite.aead, k, nonceOf(iv, seq), aad, plain)),
+          toHex(nodeSeal(suite.aead, key, nonceOf(iv, seq), aad, plain)),
         )
       }),
       { numRuns: 400 },
@@ -119,10 +137,10 @@ test(
   { skip },
   () => {
     fc.assert(
-      fc.property(input, fc.nat(), ({ suite, key, iv, seq, aad, plain }, bit) => {
-        const k = key.subarray(0, suite.keyLen)
-        const sealed = nativeSeal(suite.aead, k, iv, seq, aad, plain).subarray(aad.length)
-        const a = new (n().Aead)(suite.aead, 'open', k, iv)
+      fc.property(input, fc.nat(), ({ suite, seed, seq, aad, plain }, bit) => {
+        const secret = seed.subarray(0, suite.hashLen)
+        const sealed = nativeSeal(suite, secret, seq, aad, plain).subarray(aad.length)
+        const a = new (n().Aead)(suite.aead, 'open', secret, suite.hashLen)
         const out = new Uint8Array(plain.length + 8).fill(0xee)
         assert.equal(a.open(seq, aad, sealed, out, 4), plain.length)
         assert.equal(toHex(out.subarray(4, 4 + plain.length)), toHex(plain))
@@ -160,11 +178,12 @@ test(
   },
 )
 
+const AES128 = SUITES[0] as SuiteParams
+
 test('Aead opens in place when the output is the ciphertext itself', { skip }, () => {
-  const key = new Uint8Array(16).fill(1)
-  const iv = new Uint8Array(12).fill(2)
-  const rec = nativeSeal('aes-128-gcm', key, iv, 9, new Uint8Array(5), new Uint8Array([1, 2, 3]))
-  const a = new (n().Aead)('aes-128-gcm', 'open', key, iv)
+  const secret = new Uint8Array(32).fill(1)
+  const rec = nativeSeal(AES128, secret, 9, new Uint8Array(5), new Uint8Array([1, 2, 3]))
+  const a = new (n().Aead)('aes-128-gcm', 'open', secret, 32)
   const body = rec.subarray(5)
   assert.equal(a.open(9, rec.subarray(0, 5), body, body, 0), 3)
   assert.deepEqual([...body.subarray(0, 3)], [1, 2, 3])
@@ -172,39 +191,37 @@ test('Aead opens in place when the output is the ciphertext itself', { skip }, (
 
 test('Aead rejects bad arguments with clear errors', { skip }, () => {
   const { Aead } = n()
-  const k16 = new Uint8Array(16)
-  const iv = new Uint8Array(12)
-  const seal = new Aead('aes-128-gcm', 'seal', k16, iv)
-  const open = new Aead('aes-128-gcm', 'open', k16, iv)
+  const s32 = new Uint8Array(32)
+  const seal = new Aead('aes-128-gcm', 'seal', s32, 32)
+  const open = new Aead('aes-128-gcm', 'open', s32, 32)
   const cases: [() => unknown, RegExp][] = [
     [
-      () => new Aead('aes-128-gcm', 'seal', new Uint8Array(15), iv),
-      /needs a key of 16 bytes, current length is 15/,
+      () => new Aead('aes-128-gcm', 'seal', new Uint8Array(31), 32),
+      /trafficSecret must be 32 bytes, current length is 31/,
     ],
     [
-      () => new Aead('aes-256-gcm', 'seal', k16, iv),
-      /needs a key of 32 bytes, current length is 16/,
+      () => new Aead('aes-256-gcm', 'seal', s32, 48),
+      /trafficSecret must be 48 bytes, current length is 32/,
     ],
     [
-      () => new Aead('chacha20-poly1305', 'open', new Uint8Array(33), iv),
-      /needs a key of 32 bytes/,
+      () => new Aead('chacha20-poly1305', 'open', s32, 20 as 32),
+      /hashLength must be 32 \(SHA-256\) or 48 \(SHA-384\)/,
     ],
+    [() => new Aead('aes-128-cbc' as 'aes-128-gcm', 'seal', s32, 32), /name must be/],
     [
-      () => new Aead('aes-128-gcm', 'seal', k16, new Uint8Array(8)),
-      /iv must be 12 bytes, current length is 8/,
-    ],
-    [() => new Aead('aes-128-cbc' as 'aes-128-gcm', 'seal', k16, iv), /name must be/],
-    [
-      () => new Aead('aes-128-gcm', 'both' as 'seal', k16, iv),
+      () => new Aead('aes-128-gcm', 'both' as 'seal', s32, 32),
       /direction must be 'seal' or 'open'/,
     ],
-    [() => new Aead('aes-128-gcm', 'seal', 'key' as never, iv), /key must be a Uint8Array/],
     [
-      () => new Aead('aes-128-gcm', 'seal', new Uint16Array(8) as never, iv),
-      /key must be a Uint8Array/,
+      () => new Aead('aes-128-gcm', 'seal', 'key' as never, 32),
+      /trafficSecret must be a Uint8Array/,
     ],
     [
-      () => (Aead as unknown as (...a: unknown[]) => unknown)('aes-128-gcm', 'seal', k16, iv),
+      () => new Aead('aes-128-gcm', 'seal', new Uint16Array(16) as never, 32),
+      /trafficSecret must be a Uint8Array/,
+    ],
+    [
+      () => (Aead as unknown as (...a: unknown[]) => unknown)('aes-128-gcm', 'seal', s32, 32),
       /call it with new/,
     ],
     [
@@ -322,13 +339,8 @@ test('Aead rejects bad arguments with clear errors', { skip }, () => {
 })
 
 test('Aead.open never crashes on random input (fuzz)', { skip }, () => {
-  const a = new (n().Aead)('aes-128-gcm', 'open', new Uint8Array(16).fill(3), new Uint8Array(12))
-  const c = new (n().Aead)(
-    'chacha20-poly1305',
-    'open',
-    new Uint8Array(32).fill(3),
-    new Uint8Array(12),
-  )
+  const a = new (n().Aead)('aes-128-gcm', 'open', new Uint8Array(32).fill(3), 32)
+  const c = new (n().Aead)('chacha20-poly1305', 'open', new Uint8Array(32).fill(3), 32)
   const arb = fc.record({
     chacha: fc.boolean(),
     seq: fc.oneof(fc.nat(), fc.double(), fc.integer({ min: -5, max: 5 })),
@@ -357,7 +369,7 @@ test('Aead contexts left to the garbage collector are freed without harm', { ski
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void
   for (let i = 0; i < 5000; i++) {
-    const a = new (n().Aead)('aes-256-gcm', 'seal', new Uint8Array(32), new Uint8Array(12))
+    const a = new (n().Aead)('aes-256-gcm', 'seal', new Uint8Array(48), 48)
     a.seal(i, new Uint8Array(40), 5)
   }
   gc()
@@ -422,4 +434,134 @@ test('mlkem768Encapsulate agrees with node:crypto and refuses invalid keys', { s
     /ciphertextOut of 1087 bytes has no room/,
   )
   assert.throws(() => n().mlkem768Encapsulate(ek, ct, 0, ct, 10), /outputs overlap/)
+})
+
+test('aeadSealOnce and aeadOpenOnce equal node:crypto and refuse a flipped bit', { skip }, () => {
+  fc.assert(
+    fc.property(input, fc.nat(), ({ suite, seed, aad, plain }, bit) => {
+      const k = seed.subarray(0, suite.keyLen)
+      const iv = seed.subarray(36, 48)
+      const out = new Uint8Array(plain.length + 16 + 3)
+      assert.equal(n().aeadSealOnce(suite.aead, k, iv, aad, plain, out, 3), plain.length + 16)
+      const sealed = out.subarray(3)
+      assert.equal(toHex(sealed), toHex(nodeSeal(suite.aead, k, iv, aad, plain)))
+      const back = new Uint8Array(plain.length)
+      assert.equal(n().aeadOpenOnce(suite.aead, k, iv, aad, sealed, back, 0), plain.length)
+      assert.equal(toHex(back), toHex(plain))
+      const flipped = new Uint8Array(sealed)
+      const at = bit % (flipped.length * 8)
+      flipped[at >>> 3] = (flipped[at >>> 3] as number) ^ (1 << (at & 7))
+      back.fill(0xee)
+      assert.equal(n().aeadOpenOnce(suite.aead, k, iv, aad, flipped, back, 0), -1)
+      assert.ok(back.every((b) => b === 0))
+    }),
+    { numRuns: 200 },
+  )
+  const k = new Uint8Array(32)
+  const iv = new Uint8Array(12)
+  const buf = new Uint8Array(64)
+  const cases: [() => unknown, RegExp][] = [
+    [
+      () => n().aeadSealOnce('aes-256-gcm', k.subarray(1), iv, buf, buf, new Uint8Array(80), 0),
+      /needs a key of 32 bytes/,
+    ],
+    [
+      () => n().aeadSealOnce('aes-256-gcm', k, iv.subarray(1), buf, buf, new Uint8Array(80), 0),
+      /nonce must be 12 bytes/,
+    ],
+    [
+      () => n().aeadSealOnce('aes-256-gcm', k, iv, buf, buf, new Uint8Array(79), 0),
+      /output of 79 bytes has no room for 80 bytes/,
+    ],
+    [
+      () =>
+        n().aeadSealOnce('aes-256-gcm', k, iv, buf.subarray(0, 5), buf.subarray(5, 20), buf, 10),
+      /output overlaps an input/,
+    ],
+    [
+      () => n().aeadOpenOnce('aes-256-gcm', k, iv, buf, buf.subarray(0, 15), new Uint8Array(80), 0),
+      /shorter than the 16-byte tag/,
+    ],
+    [
+      () => n().aeadOpenOnce('des' as 'aes-256-gcm', k, iv, buf, buf, new Uint8Array(80), 0),
+      /name must be/,
+    ],
+  ]
+  for (const [f, message] of cases) assert.throws(f, message)
+})
+
+test('hmac equals node:crypto, zeroes key and message, and checks its arguments', { skip }, () => {
+  const bytes = new Uint8Array(300).map((_, i) => i)
+  for (const [hashLength, hash] of [
+    [32, 'sha256'],
+    [48, 'sha384'],
+  ] as const) {
+    for (const keyLen of [0, 32, 64, 65, 128, 129, 200]) {
+      for (const msgLen of [0, 1, 55, 56, 100]) {
+        const key = bytes.subarray(0, keyLen)
+        const message = bytes.subarray(keyLen % 7, (keyLen % 7) + msgLen)
+        const buf = new Uint8Array(keyLen + msgLen + hashLength + 3).fill(0xee)
+        buf.set(key)
+        buf.set(message, keyLen)
+        n().hmac(hashLength, buf, keyLen, msgLen, hashLength - 1)
+        const want = new Uint8Array(createHmac(hash, key).update(message).digest())
+        const at = keyLen + msgLen
+        assert.equal(toHex(buf.subarray(at, at + hashLength - 1)), toHex(want.subarray(0, -1)))
+        assert.ok(
+          buf.subarray(0, at).every((b) => b === 0),
+          'key and message zeroed',
+        )
+        assert.ok(
+          buf.subarray(at + hashLength - 1).every((b) => b === 0xee),
+          'nothing after',
+        )
+      }
+    }
+  }
+  const buf = new Uint8Array(64)
+  const cases: [() => unknown, RegExp][] = [
+    [
+      () => {
+        n().hmac(20 as 32, buf, 0, 0, 20)
+      },
+      /hashLength must be 32 \(SHA-256\) or 48/,
+    ],
+    [
+      () => {
+        n().hmac(32, buf, 0, 0, 0)
+      },
+      /length must be at least 1/,
+    ],
+    [
+      () => {
+        n().hmac(32, buf, 0, 0, 33)
+      },
+      /length must be an integer from 0 to 32/,
+    ],
+    [
+      () => {
+        n().hmac(32, buf, 32, 1, 32)
+      },
+      /buffer of 64 bytes has no room for a 32-byte key, a 1-byte message and 32 bytes/,
+    ],
+    [
+      () => {
+        n().hmac(32, buf, 70, 0, 1)
+      },
+      /no room/,
+    ],
+    [
+      () => {
+        n().hmac(32, buf, -1, 0, 1)
+      },
+      /keyLength must be an integer/,
+    ],
+    [
+      () => {
+        n().hmac(32, 'a' as never, 0, 0, 1)
+      },
+      /buffer must be a Uint8Array/,
+    ],
+  ]
+  for (const [f, message] of cases) assert.throws(f, message)
 })

@@ -1,7 +1,8 @@
 /**
  * The native crypto addon (packages/tls/native, docs/adr/0012-native-crypto-addon.md):
- * record AEADs that keep one OpenSSL context per traffic key and direction, X25519
- * and ML-KEM-768 encapsulation without KeyObjects. Built by scripts/build-native.ts
+ * record AEADs that keep one OpenSSL context per traffic key and direction, one-shot
+ * AEAD for session tickets, HMAC for the key schedule, X25519 and ML-KEM-768
+ * encapsulation without KeyObjects. Built by scripts/build-native.ts
  * (the root `prepare` script); when it is not built, or `OUTPOST_TLS_NATIVE=0`, every
  * caller uses node:crypto instead ("node" backend), with the same results.
  *
@@ -28,12 +29,44 @@ export interface NativeAead {
 }
 
 export interface NativeBinding {
+  /** Derives the write key and IV from `trafficSecret` (RFC 8446 §7.3) in C. */
   readonly Aead: new (
     name: AeadName,
     direction: 'seal' | 'open',
-    key: Uint8Array,
-    iv: Uint8Array,
+    trafficSecret: Uint8Array,
+    hashLength: 32 | 48,
   ) => NativeAead
+  /** Seals `input` once under `key` and `nonce`: ciphertext ‖ tag into output; returns its length. */
+  aeadSealOnce(
+    name: AeadName,
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    input: Uint8Array,
+    output: Uint8Array,
+    outputOffset: number,
+  ): number
+  /** Opens `input` (ciphertext ‖ tag) once; the plaintext length, or -1 (output zeroed) for a bad tag. */
+  aeadOpenOnce(
+    name: AeadName,
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    input: Uint8Array,
+    output: Uint8Array,
+    outputOffset: number,
+  ): number
+  /**
+   * HMAC-SHA256 (32) or HMAC-SHA384 (48): `buffer` holds key ‖ message; the MAC's
+   * first `length` bytes are written right after them, and key and message are zeroed.
+   */
+  hmac(
+    hashLength: 32 | 48,
+    buffer: Uint8Array,
+    keyLength: number,
+    messageLength: number,
+    length: number,
+  ): void
   /** Fresh key pair; writes its public key and the shared secret; false for an all-zero secret. */
   x25519(
     peerPublic: Uint8Array,

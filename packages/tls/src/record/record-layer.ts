@@ -62,17 +62,20 @@ class HalfConn {
   }
 
   #install(): void {
-    const { key, iv } = trafficKeys(this.suite, this.#trafficSecret)
-    try {
-      this.aead?.free()
-      this.aead = undefined
-      if (this.#binding !== undefined) {
-        this.aead = new this.#binding.Aead(this.suite.aead, this.#direction, key, iv)
-      } else {
-        this.key = createSecretKey(key)
-        this.iv.set(iv)
-      }
-    } finally {
+    this.aead?.free()
+    this.aead = undefined
+    if (this.#binding !== undefined) {
+      // The addon derives key and IV from the secret itself: they never exist here.
+      this.aead = new this.#binding.Aead(
+        this.suite.aead,
+        this.#direction,
+        this.#trafficSecret,
+        this.suite.hashLen,
+      )
+    } else {
+      const { key, iv } = trafficKeys(this.suite, this.#trafficSecret)
+      this.key = createSecretKey(key)
+      this.iv.set(iv)
       key.fill(0)
       iv.fill(0)
     }
