@@ -37,6 +37,7 @@ import { findExecutable } from '../test/interop/tools.ts'
 import { h2load, connectionRate, bulkEcho, openIdle, type Target } from './load.ts'
 import { summariseProfile, profileMarkdown, type CpuProfile } from './profile.ts'
 import { startBenchKeyServer } from './keyless.ts'
+import { defaultBackend, native } from '../src/crypto/native.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -51,12 +52,20 @@ const phases = new Set(
   (args.only ?? 'handshake,keyless,resumed,bulk,idle,profile').split(',').map((s) => s.trim()),
 )
 
+/**
+ * Every server is warmed up before its measured window with the same load: 3,000
+ * handshakes (3 s of resumptions, 64 MiB of echo) bring V8 to its steady state.
+ * The former 300 handshakes left TurboFan and Maglev compiling inside the window
+ * (~17 % of our server's CPU there; docs/tls-bench.md).
+ */
 const sizes = {
   handshakeRequests: quick ? 1000 : 2000,
   handshakeReps: quick ? 1 : 3,
-  warmup: 300,
+  warmup: 3000,
+  resumeWarmupMs: 3000,
   resumeMs: quick ? 2000 : 4000,
   nodeClientConcurrency: 16,
+  bulkWarmupMiB: 64,
   bulkMiB: quick ? 32 : 256,
   idleConnections: quick ? 500 : 2000,
 }
@@ -266,7 +275,11 @@ async function resumedPhase(cert: CertSet): Promise<void> {
   const share: Record<Side, number[]> = { ours: [], native: [] }
   await alternate(async (side, rep) => {
     await withServer(side, cert, { connectionClose: true }, async (t, s) => {
-      await connectionRate(t, { ms: 500, concurrency: 4, resume: true })
+      await connectionRate(t, {
+        ms: sizes.resumeWarmupMs,
+        concurrency: sizes.nodeClientConcurrency,
+        resume: true,
+      })
       const c0 = cpuSeconds(s.pid)
       const r = await connectionRate(t, {
         ms: sizes.resumeMs,
@@ -314,7 +327,7 @@ async function bulkPhase(cert: CertSet): Promise<void> {
     async (side, rep) => {
       await withServer(side, cert, { echo: true }, async (_, s) => {
         const t = { host: '127.0.0.1', port: await tlsDemoEchoPort(s) }
-        await bulkEcho(t, 4 * 1048576)
+        await bulkEcho(t, sizes.bulkWarmupMiB * 1048576)
         const c0 = cpuSeconds(s.pid)
         const r = await bulkEcho(t, bytes)
         cpu[side].push(((cpuSeconds(s.pid) - c0) * 1000) / sizes.bulkMiB)
@@ -486,6 +499,8 @@ function machine(): string {
     `- Node ${process.version}, OpenSSL ${process.versions.openssl} (native side and Node clients)`,
     `- h2load: ${h2loadBin !== undefined ? tool(h2loadBin, ['--version']) : 'absent (Node client used)'}`,
     `- certificate: ECDSA P-256 leaf + CA chain; both servers single-process on 127.0.0.1`,
+    `- ours: crypto backend ${defaultBackend}${native !== undefined ? ` (native addon over ${native.openssl})` : ' (node:crypto; addon not built or OUTPOST_TLS_NATIVE=0)'}`,
+    `- warm-up per server before each measured window: ${sizes.warmup} handshakes, ${sizes.resumeWarmupMs} ms of resumptions, ${sizes.bulkWarmupMiB} MiB of echo`,
     `- sizes: ${JSON.stringify(sizes)}`,
   ].join('\n')
 }
