@@ -286,6 +286,7 @@ async function main(): Promise<void> {
             raw.p99.toFixed(3),
             raw.cpuUs.toFixed(1),
             '-',
+            '-',
             '1.00',
             '1.00',
           ])
@@ -295,7 +296,13 @@ async function main(): Promise<void> {
         await next('marked')
         const r = await loadBench(clients, op)
         serverProcess.send('measure')
-        const m = (await next('measured')) as { elu: number; cpu: CpuTimes; threadCpu: CpuTimes }
+        const m = (await next('measured')) as {
+          elu: number
+          cpu: CpuTimes
+          threadCpu: CpuTimes
+          majorGcs: number
+          majorGcMs: number
+        }
         for (const cl of clients) await cl.close()
         const cpuUs = (m.cpu.user + m.cpu.system) / Math.max(r.count, 1)
         if (raw === undefined) pingCpu.set(conns, cpuUs)
@@ -307,6 +314,7 @@ async function main(): Promise<void> {
           r.p99.toFixed(3),
           cpuUs.toFixed(1),
           `${(m.elu * 100).toFixed(0)}%`,
+          String(m.majorGcs),
           raw ? (r.ops / raw.ops).toFixed(2) : '-',
           raw ? (raw.cpuUs / cpuUs).toFixed(2) : '-',
         ])
@@ -316,6 +324,8 @@ async function main(): Promise<void> {
           connections: conns,
           ...r,
           elu: m.elu,
+          majorGcs: m.majorGcs,
+          majorGcMs: m.majorGcMs,
           cpuUs,
           eventLoopThreadCpuUs: (m.threadCpu.user + m.threadCpu.system) / Math.max(r.count, 1),
           systemCpuUs: m.cpu.system / Math.max(r.count, 1),
@@ -337,6 +347,7 @@ async function main(): Promise<void> {
       'p99 ms',
       'CPU µs/op',
       'server ELU',
+      'major GCs',
       'x raw (wall)',
       'x raw (CPU)',
     ]

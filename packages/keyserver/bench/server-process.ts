@@ -4,7 +4,12 @@
  * libuv threadpool (audit writes), GC helper threads. Reports CPU time and
  * event-loop utilisation between 'mark' and 'measure'.
  */
-import { performance } from 'node:perf_hooks'
+import {
+  PerformanceObserver,
+  constants,
+  performance,
+  type NodeGCPerformanceDetail,
+} from 'node:perf_hooks'
 import pino from 'pino'
 import { startKeyServer, type KeyServerConfigInput } from '@outpost/keyserver'
 
@@ -35,6 +40,21 @@ for (const k of setup.keys) {
   server.importKey(k)
   k.fill(0)
 }
+// Major (mark-compact) GCs between 'mark' and 'measure': V8 sometimes runs
+// them back to back for seconds (see docs/keyserver.md, Benchmark), which
+// the cell's CPU per operation then includes.
+let majorGcs = 0
+let majorGcMs = 0
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    // GC entries carry a NodeGCPerformanceDetail (kind, flags) in `detail`.
+    const kind = (e as unknown as { detail?: NodeGCPerformanceDetail }).detail?.kind
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      majorGcs++
+      majorGcMs += e.duration
+    }
+  }
+}).observe({ entryTypes: ['gc'] })
 let elu = performance.eventLoopUtilization()
 let cpu = process.cpuUsage()
 let threadCpu = process.threadCpuUsage()
@@ -43,6 +63,8 @@ process.on('message', (m: string) => {
     elu = performance.eventLoopUtilization()
     cpu = process.cpuUsage()
     threadCpu = process.threadCpuUsage()
+    majorGcs = 0
+    majorGcMs = 0
     send({ kind: 'marked' })
   } else if (m === 'measure') {
     send({
@@ -50,6 +72,8 @@ process.on('message', (m: string) => {
       elu: performance.eventLoopUtilization(elu).utilization,
       cpu: process.cpuUsage(cpu),
       threadCpu: process.threadCpuUsage(threadCpu),
+      majorGcs,
+      majorGcMs,
     })
   } else if (m === 'close') {
     void server.close().then(() => {
