@@ -8,14 +8,14 @@
  *
  *   node packages/tls/bench/ab.ts --checkout /tmp/ab-base=<commit>        # once per commit
  *   node packages/tls/bench/ab.ts [--mode full|resumed|bulk] [--rounds 6] [--n 2000] [--c 15]
- *        [--ms 3000] [--mib 128] [--warmup 3000] [--seq] [--env label:KEY=VALUE ...]
+ *        [--ms 3000] [--loops 8] [--mib 128] [--warmup 3000] [--seq] [--env label:KEY=VALUE ...]
  *        base=/tmp/ab-base new=. [native=.]
  *
  * --checkout writes `git archive <commit>` of this repository to the directory, links
  * node_modules so that @outpost/* resolve to that directory's packages (a plain worktree
  * would load this checkout's packages), and builds that checkout's native addon when it
  * has one (scripts/build-native.ts). --seq loads one side at a time instead of all at
- * once. --env sets an environment variable for one side, e.g. `--env fallback:OUTPOST_TLS_NATIVE=0`
+ * once. --loops is the number of Node client loops in resumed mode. --env sets an environment variable for one side, e.g. `--env fallback:OUTPOST_TLS_NATIVE=0`
  * runs a side on node:crypto. --warmup is the unmeasured load per side before the first
  * round: handshakes (full), ms (resumed) or MiB (bulk); the default 3000 handshakes
  * (resumed: 3000 ms, bulk: 32 MiB) reach V8's steady state (docs/tls-bench.md). Modes: full
@@ -50,6 +50,7 @@ const { values: args, positionals } = parseArgs({
     ms: { type: 'string', default: '3000' },
     mib: { type: 'string', default: '128' },
     warmup: { type: 'string' },
+    loops: { type: 'string', default: '8' },
     seq: { type: 'boolean', default: false },
     env: { type: 'string', multiple: true, default: [] },
   },
@@ -160,7 +161,7 @@ async function load(s: Side, warm: boolean): Promise<number> {
   if (mode === 'resumed') {
     const r = await connectionRate(t, {
       ms: warm ? Number(args.warmup ?? 3000) : Number(args.ms),
-      concurrency: warm ? 4 : 8,
+      concurrency: Number(args.loops),
       resume: true,
     })
     if (!warm && r.resumed < r.completed * 0.99) {
