@@ -211,7 +211,11 @@ export function decodeKeyShareServer(data: Uint8Array): KeyShareEntry {
 }
 
 export function encodeKeyShareServer(share: KeyShareEntry): Uint8Array {
-  return bytesOf((w) => w.u16(share.group).vec16(share.keyExchange))
+  // Sized exactly: an X25519MLKEM768 share (1,120 bytes) would otherwise grow the
+  // writer five times.
+  const w = new Writer(4 + share.keyExchange.length)
+  w.u16(share.group).vec16(share.keyExchange)
+  return w.view()
 }
 
 // --- psk_key_exchange_modes (RFC 8446 §4.2.9) --------------------------------

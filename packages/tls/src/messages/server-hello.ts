@@ -21,10 +21,17 @@ export interface ServerHello {
 }
 
 export function encodeServerHello(sh: ServerHello): Uint8Array {
-  return encodeHandshake(HandshakeType.ServerHello, (w: Writer) => {
-    w.u16(0x0303).bytes(sh.random).vec8(sh.legacySessionIdEcho).u16(sh.cipherSuite).u8(0)
-    encodeExtensions(w, sh.extensions)
-  })
+  // Sized up front (the writer would grow several times around a 1 KiB key share).
+  let size = 4 + 2 + 32 + 1 + sh.legacySessionIdEcho.length + 2 + 1 + 2
+  for (const e of sh.extensions) size += 4 + e.data.length
+  return encodeHandshake(
+    HandshakeType.ServerHello,
+    (w: Writer) => {
+      w.u16(0x0303).bytes(sh.random).vec8(sh.legacySessionIdEcho).u16(sh.cipherSuite).u8(0)
+      encodeExtensions(w, sh.extensions)
+    },
+    size,
+  )
 }
 
 export function decodeServerHello(body: Uint8Array): ServerHello {
