@@ -54,15 +54,17 @@ const phases = new Set(
 
 /**
  * Every server is warmed up before its measured window with the same load: 3,000
- * handshakes (3 s of resumptions, 64 MiB of echo) bring V8 to its steady state.
- * The former 300 handshakes left TurboFan and Maglev compiling inside the window
- * (~17 % of our server's CPU there; docs/tls-bench.md).
+ * handshakes, 6 s of resumptions, 64 MiB of echo bring V8 to its steady state.
+ * The former 300 handshakes (0.5 s of resumptions) left TurboFan and Maglev
+ * compiling inside the window (~17 % of our server's CPU there); after 3 s of
+ * resumptions our server still spent ~25 % more CPU per connection in the next 3 s
+ * than later (docs/tls-bench.md).
  */
 const sizes = {
   handshakeRequests: quick ? 1000 : 2000,
   handshakeReps: quick ? 1 : 3,
   warmup: 3000,
-  resumeWarmupMs: 3000,
+  resumeWarmupMs: 6000,
   resumeMs: quick ? 2000 : 4000,
   nodeClientConcurrency: 16,
   bulkWarmupMiB: 64,
