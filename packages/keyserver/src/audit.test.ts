@@ -7,7 +7,6 @@ import { join } from 'node:path'
 import {
   AuditLog,
   WRITE_BYTES,
-  WRITE_DELAY_MS,
   verifyAuditFile,
   verifyAuditText,
   type AuditEntry,
@@ -209,7 +208,7 @@ test('AuditLog writes each record as JSON.stringify would, chained line by line'
   assert.deepEqual(await verifyAuditFile(file), { ok: true, count: entries.length + 1 })
 })
 
-test('AuditLog writes its lines WRITE_DELAY_MS after the first, or at once past WRITE_BYTES', async (t) => {
+test("AuditLog writes each turn's lines at the end of that turn by default", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'audit-'))
   t.after(() => {
     rmSync(dir, { recursive: true })
@@ -218,10 +217,31 @@ test('AuditLog writes its lines WRITE_DELAY_MS after the first, or at once past 
   const log = await AuditLog.open(file)
   const lines = (): number => readFileSync(file, 'utf8').split('\n').length - 1
   log.append(entry(1))
+  log.append(entry(2))
+  assert.equal(lines(), 0, 'not within the turn that appended')
+  await new Promise((r) => setImmediate(r))
+  assert.equal(lines(), 2, 'written at the end of the turn, no timer, no flush')
+  await log.close()
+  await assert.rejects(
+    AuditLog.open(file, { writeDelayMs: 5000 }),
+    /writeDelayMs must be 0\.\.1000/,
+  )
+})
+
+test('AuditLog with writeDelayMs writes its lines that long after the first, or at once past WRITE_BYTES', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'audit-'))
+  t.after(() => {
+    rmSync(dir, { recursive: true })
+  })
+  const file = join(dir, 'audit.log')
+  const writeDelayMs = 20
+  const log = await AuditLog.open(file, { writeDelayMs })
+  const lines = (): number => readFileSync(file, 'utf8').split('\n').length - 1
+  log.append(entry(1))
   await new Promise((r) => setImmediate(r))
   assert.equal(lines(), 0, 'chained at the end of the turn, not written yet')
-  await new Promise((r) => setTimeout(r, WRITE_DELAY_MS + 30))
-  assert.equal(lines(), 1, 'written after WRITE_DELAY_MS without a flush')
+  await new Promise((r) => setTimeout(r, writeDelayMs + 30))
+  assert.equal(lines(), 1, 'written after writeDelayMs without a flush')
   // One turn's records beyond WRITE_BYTES are written at the end of that turn.
   const n = Math.ceil(WRITE_BYTES / 200)
   for (let i = 0; i < n; i++) log.append(entry(i))

@@ -83,9 +83,15 @@ export const KeyServerConfigSchema = z
       .object({
         /** JSON-lines, hash-chained audit log. */
         file: z.string().min(1).default('.outpost/keyserver/audit.jsonl'),
+        /**
+         * 0 (default): each turn's records are written at the end of that turn. Up to
+         * 1000: written in larger batches, at most this many ms late (a killed process
+         * loses up to that much of the trail; saves ~0.5 µs of CPU per operation).
+         */
+        writeDelayMs: z.number().int().min(0).max(1000).default(0),
       })
       .strict()
-      .default({ file: '.outpost/keyserver/audit.jsonl' }),
+      .default({ file: '.outpost/keyserver/audit.jsonl', writeDelayMs: 0 }),
     limits: z
       .object({
         /** Requests in flight per connection; beyond it an immediate Busy. */

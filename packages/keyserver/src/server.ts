@@ -182,7 +182,9 @@ export async function startKeyServer(
 
     // Audit log.
     mkdirSync(dirname(config.audit.file), { recursive: true, mode: 0o700 })
-    const audit = await AuditLog.open(config.audit.file)
+    const audit = await AuditLog.open(config.audit.file, {
+      writeDelayMs: config.audit.writeDelayMs,
+    })
     closers.push(() => audit.close())
 
     // Connections by node, so revocation can close them.
