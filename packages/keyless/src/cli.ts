@@ -8,7 +8,7 @@
 import { createHash, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { UsageError, flag, list, str, type Command, type RunArgs } from '@outpost/command'
-import { SignatureScheme, nameOfSignatureScheme } from '@outpost/tls'
+import { SignatureScheme, nameOfSignatureScheme } from '@outpost/tls/constants'
 import { concat, fromHex, toHex } from '@outpost/wire'
 import { KeylessClient, type KeylessServerAddress } from './client.ts'
 import { nameOfErrorCode, nameOfOp, Op } from './codec/constants.ts'

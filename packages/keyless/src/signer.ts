@@ -10,7 +10,12 @@
  * the standard v1 opcodes (Ed25519 sends the whole content, as its op requires).
  */
 import { constants, createHash, verify, type KeyObject } from 'node:crypto'
-import { SignatureScheme, hashOfSignatureScheme, nameOfSignatureScheme } from '@outpost/tls'
+// The constants only: the TLS engine (and its native addon) stays out of key-server processes.
+import {
+  SignatureScheme,
+  hashOfSignatureScheme,
+  nameOfSignatureScheme,
+} from '@outpost/tls/constants'
 import type { SignContext, Signer } from '@outpost/tls'
 import type { KeylessClient } from './client.ts'
 import { Op } from './codec/constants.ts'

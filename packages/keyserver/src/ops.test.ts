@@ -10,7 +10,7 @@ import {
   verify,
 } from 'node:crypto'
 import fc from 'fast-check'
-import { SignatureScheme } from '@outpost/tls'
+import { SignatureScheme } from '@outpost/tls/constants'
 import { ErrorCode, Op } from './_keyless.ts'
 import { OperationError } from './errors.ts'
 import { skiOf } from './_keyless.ts'

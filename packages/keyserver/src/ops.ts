@@ -12,7 +12,7 @@ import {
   sign as nodeSign,
 } from 'node:crypto'
 import { p256, p384 } from '@noble/curves/nist.js'
-import { SignatureScheme } from '@outpost/tls'
+import { SignatureScheme } from '@outpost/tls/constants'
 import { ErrorCode, Op, type Operation } from './_keyless.ts'
 import { OperationError } from './errors.ts'
 import { KeyType, type SoftwareKey } from './keys.ts'
