@@ -158,3 +158,23 @@ test('loadNodeCertificateAuthority() issues a node certificate for a key the nod
     /Invalid country/,
   )
 })
+
+test('serials are 16 octets with a non-zero, positive first octet, as the certificate carries them', async () => {
+  const ca = await createCa({ commonName: 'Serial CA', keyType: 'ecdsa-p256' })
+  const nodeCa = await loadNodeCertificateAuthority({
+    certPem: ca.certPem,
+    keyPem: Buffer.from(ca.keyPem),
+  })
+  const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ])
+  const id = { nodeId: 'edge-serial', region: 'eu-east', country: 'UA' }
+  // 1 in 128 serials started with 0x00 before; 300 certificates see one with p > 0.9.
+  for (let i = 0; i < 300; i++) {
+    const signed = await nodeCa.issueNodeCertificate(keys.publicKey, id, 1)
+    assert.match(signed.serial, /^[4-7][0-9a-f]{31}$/)
+    const [cert] = parseCertificates(signed.certPem)
+    assert.equal(cert?.serialNumber.toLowerCase(), signed.serial)
+  }
+})

@@ -104,7 +104,9 @@ async function importSigningKey(keyPem: Uint8Array): Promise<{ key: CryptoKey; t
 
 function serial(): string {
   const b = randomBytes(16)
-  b[0] = (b[0] as number) & 0x7f // positive INTEGER (RFC 5280 §4.1.2.2)
+  // A positive INTEGER (RFC 5280 §4.1.2.2) whose first octet is never 0: DER drops a
+  // leading zero octet, and the serial we record must equal the certificate's.
+  b[0] = ((b[0] as number) & 0x3f) | 0x40
   return b.toString('hex')
 }
 
