@@ -40,6 +40,7 @@ import { fork } from 'node:child_process'
 import { KeylessClient, Op, skiOf, type Operation } from '@outpost/keyless'
 import { createCa, issueNodeCert, issueServerCert } from '@outpost/pki'
 import { SERVER_CERTIFICATE_VERIFY_PREFIX, initKeystore } from '@outpost/keyserver'
+import { KEY_SERVER_NODE_FLAGS } from '@outpost/keyserver/node-flags'
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3)
 // Unmeasured load on each case before its cells: the key server runs for days,
@@ -194,10 +195,13 @@ async function main(): Promise<void> {
 
     const serverProcess = fork(new URL('./server-process.ts', import.meta.url), [], {
       serialization: 'advanced',
+      // The V8 flags `outpost keyserver run` starts with (KEY_SERVER_NODE_FLAGS;
+      // BENCH_SERVER_NODE_FLAGS=none measures Node's defaults instead).
       // BENCH_SERVER_ARGS: extra node flags for the key server process, e.g.
       // "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--perf-basic-prof" (for perf record).
       execArgv: [
         ...process.execArgv,
+        ...(process.env['BENCH_SERVER_NODE_FLAGS'] === 'none' ? [] : KEY_SERVER_NODE_FLAGS),
         ...(process.env['BENCH_SERVER_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
       ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -354,7 +358,8 @@ async function main(): Promise<void> {
     const lines = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)
     const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ')
     process.stdout.write(
-      `load average (1/5/15 min): ${fmtLoad(load0)} at start, ${fmtLoad(loadavg())} at end, on ${availableParallelism()} CPUs\n\n`,
+      `load average (1/5/15 min): ${fmtLoad(load0)} at start, ${fmtLoad(loadavg())} at end, on ${availableParallelism()} CPUs\n` +
+        `key server process: node ${serverProcess.spawnargs.slice(1, -1).join(' ') || '(no flags)'}\n\n`,
     )
     process.stdout.write(lines.join('\n') + '\n')
     // Upper bound from the transport floor: a context-bound signature through

@@ -1,9 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { KeylessClient } from '@outpost/keyless'
+import { KEY_SERVER_NODE_FLAGS } from '../src/node-flags.ts'
 import { startFixture } from './fixture.ts'
 
 test('outpost keyserver run: the real binary serves, warns in dev mode, and stops on SIGTERM', async (t) => {
@@ -46,6 +47,10 @@ test('outpost keyserver run: the real binary serves, warns in dev mode, and stop
     })
   })
   assert.match(stderr, /WARNING: dev\.autoUnseal is on/)
+  // The launcher restarted itself in place (same PID) with the key server's V8 flags
+  // (node-flags.ts): without them V8 goes into GC storms under load after an idle phase.
+  const cmdline = readFileSync(`/proc/${String(child.pid)}/cmdline`, 'utf8').split('\0')
+  for (const flag of KEY_SERVER_NODE_FLAGS) assert.ok(cmdline.includes(flag), cmdline.join(' '))
   // JSON logs on stderr, and no secret material in them.
   const logLine = stderr.split('\n').find((l) => l.includes('"key server started"'))
   assert.ok(logLine, stderr)
