@@ -50,7 +50,7 @@ const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 3))
 // functions that run once per event-loop turn, not per request, take longest
 // to be optimised). Without it the first cells measured that warm-up.
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3)
-const IN_FLIGHT = 64
+const IN_FLIGHT = Number(process.env['BENCH_IN_FLIGHT'] ?? 64)
 const CONNECTIONS = (process.env['BENCH_CONNECTIONS'] ?? '1,4,16').split(',').map(Number)
 const ONLY = process.env['BENCH_ONLY'] // substring of a case name
 
