@@ -8,7 +8,13 @@ test('serviceNodeFlags: the key server process gets its V8 flags, other commands
     serviceNodeFlags(['keyserver', 'run', '--config', 'k.yaml']),
     KEY_SERVER_NODE_FLAGS,
   )
-  assert.ok(KEY_SERVER_NODE_FLAGS.includes('--max-semi-space-size=4'))
+  for (const f of [
+    '--max-semi-space-size=4',
+    '--incremental-marking-soft-trigger=80',
+    '--incremental-marking-hard-trigger=90',
+  ]) {
+    assert.ok(KEY_SERVER_NODE_FLAGS.includes(f), f)
+  }
   for (const args of [
     [],
     ['up'],
