@@ -26,6 +26,8 @@ import { MAX_PLAINTEXT_BYTES, RECORD_HEADER_BYTES } from './deframer.ts'
 const TAG_BYTES = 16
 /** Well below 2^64 and below the AES-GCM limit of ~2^24.5 full records per key (RFC 8446 §5.5). */
 const MAX_RECORDS_PER_KEY = 2 ** 24
+/** Off V8's heap (larger than 64 bytes), for traffic secrets on their way to the addon. */
+const SECRET_SCRATCH = new Uint8Array(128)
 
 class HalfConn {
   protected readonly suite: SuiteParams
@@ -62,16 +64,23 @@ class HalfConn {
   }
 
   #install(): void {
-    this.aead?.free()
-    this.aead = undefined
-    if (this.#binding !== undefined) {
+    const binding = this.#binding
+    if (binding !== undefined) {
       // The addon derives key and IV from the secret itself: they never exist here.
-      this.aead = new this.#binding.Aead(
-        this.suite.aead,
-        this.#direction,
-        this.#trafficSecret,
-        this.suite.hashLen,
-      )
+      // A secret of at most 64 bytes is an array on V8's heap, which Node-API would
+      // first move off the heap (a new ArrayBuffer holding a copy nobody zeroes):
+      // it goes through an off-heap scratch array instead, zeroed right after.
+      const secret = SECRET_SCRATCH.subarray(0, this.#trafficSecret.length)
+      secret.set(this.#trafficSecret)
+      try {
+        // After the first key the context is rekeyed in place (handshake → application
+        // keys, KeyUpdate): no new OpenSSL context, JS object or finalizer.
+        if (this.aead !== undefined) this.aead.rekey(secret)
+        else
+          this.aead = new binding.Aead(this.suite.aead, this.#direction, secret, this.suite.hashLen)
+      } finally {
+        secret.fill(0)
+      }
     } else {
       const { key, iv } = trafficKeys(this.suite, this.#trafficSecret)
       this.key = createSecretKey(key)
@@ -80,6 +89,18 @@ class HalfConn {
       iv.fill(0)
     }
     this.seq = 0
+  }
+
+  /**
+   * Switches this direction to the next traffic secret of the same suite (the
+   * handshake → application key change, RFC 8446 §7.1); the old key is gone and
+   * the sequence number restarts at 0.
+   */
+  rekey(suite: SuiteParams, trafficSecret: Uint8Array): void {
+    if (suite !== this.suite) throw new InternalError('Cannot rekey: the cipher suite changed')
+    this.#trafficSecret.fill(0)
+    this.#trafficSecret = new Uint8Array(trafficSecret)
+    this.#install()
   }
 
   /** Moves to application_traffic_secret_N+1 (RFC 8446 §7.2); the old context is freed. */

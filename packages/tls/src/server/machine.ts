@@ -146,9 +146,10 @@ export class ServerConnection {
         this.#out.push(plaintextRecord(ContentType.ChangeCipherSpec, new Uint8Array([1])))
       },
       setWriteKeys: (suite, secret) => {
+        // Records queued under the old keys are sealed before the switch.
         this.#flushHandshake()
-        this.#writer?.drop()
-        this.#writer = new RecordEncrypter(suite, secret, defaultBackend, this.#allocate)
+        if (this.#writer !== undefined) this.#writer.rekey(suite, secret)
+        else this.#writer = new RecordEncrypter(suite, secret, defaultBackend, this.#allocate)
       },
       setReadKeys: (suite, secret, skipEarlyData = false) => {
         this.#setReadKeys(suite, secret, skipEarlyData)
@@ -559,8 +560,8 @@ export class ServerConnection {
   }
 
   #setReadKeys(suite: SuiteParams, secret: Uint8Array, skipEarlyData: boolean): void {
-    this.#reader?.drop()
-    this.#reader = new RecordDecrypter(suite, secret)
+    if (this.#reader !== undefined) this.#reader.rekey(suite, secret)
+    else this.#reader = new RecordDecrypter(suite, secret)
     this.#skipEarlyData = skipEarlyData
     this.#skipPlainAppData = false
   }
