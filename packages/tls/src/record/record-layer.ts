@@ -28,6 +28,7 @@ const TAG_BYTES = 16
 const MAX_RECORDS_PER_KEY = 2 ** 24
 /** Off V8's heap (larger than 64 bytes), for traffic secrets on their way to the addon. */
 const SECRET_SCRATCH = new Uint8Array(128)
+const NO_BYTES = new Uint8Array(0)
 
 class HalfConn {
   protected readonly suite: SuiteParams
@@ -37,10 +38,10 @@ class HalfConn {
   protected readonly isNative: boolean
   /** The native backend's context for the current key. */
   protected aead: NativeAead | undefined
-  /** The node backend's key and IV. */
+  /** The node backend's key, IV and nonce (empty on the native backend: the IV stays in C). */
   protected key: KeyObject | undefined
-  protected readonly iv = new Uint8Array(12)
-  protected readonly nonce = new Uint8Array(12)
+  protected readonly iv: Uint8Array
+  protected readonly nonce: Uint8Array
   #trafficSecret: Uint8Array
   seq = 0
 
@@ -53,6 +54,8 @@ class HalfConn {
     this.suite = suite
     this.#binding = bindingFor(backend)
     this.isNative = this.#binding !== undefined
+    this.iv = this.isNative ? NO_BYTES : new Uint8Array(12)
+    this.nonce = this.isNative ? NO_BYTES : new Uint8Array(12)
     this.#direction = direction
     this.#trafficSecret = new Uint8Array(trafficSecret)
     this.#install()
@@ -354,13 +357,20 @@ function copyInto(to: Uint8Array, content: Uint8Array | readonly Uint8Array[]): 
   }
 }
 
-/** A TLSPlaintext record (RFC 8446 §5.1), used before keys are in place. */
+/**
+ * A TLSPlaintext record (RFC 8446 §5.1), used before keys are in place. `allocate`
+ * as for RecordEncrypter: every byte of what it returns is written.
+ */
 export function plaintextRecord(
   type: ContentType,
   fragment: Uint8Array | readonly Uint8Array[],
+  allocate: RecordAllocator = zeroedArray,
 ): Uint8Array {
   const len = lengthOf(fragment)
-  const out = new Uint8Array(RECORD_HEADER_BYTES + len)
+  const out = allocate(RECORD_HEADER_BYTES + len)
+  if (out.length !== RECORD_HEADER_BYTES + len) {
+    throw new InternalError('Cannot frame record: the allocator returned the wrong length')
+  }
   out[0] = type
   out[1] = 3
   out[2] = 3
