@@ -22,6 +22,9 @@
  *       returns its length, or returns -1 when the tag does not verify; then the
  *       bytes written are zeroed before returning, so no unauthenticated plaintext
  *       is left for the caller.
+ *   aead.rekey(trafficSecret)
+ *       The next key and IV of the same cipher and direction, derived the same way
+ *       and installed in the same context (no new context or object).
  *   aead.free()
  *       Frees and cleanses the context and the IV now (also done on GC).
  *   aeadSealOnce(name, key, nonce, aad, input, output, outputOffset) -> number
@@ -34,6 +37,11 @@
  *       block of HKDF (RFC 5869): buffer holds key ‖ message; the MAC's first
  *       `length` bytes are written right after them and the key and message
  *       bytes are cleansed. Nothing of the key outlives the call.
+ *   hashInit(hashLength, state), hashUpdate(hashLength, state, data),
+ *   hashDigest(hashLength, state, output, outputOffset)
+ *       A running SHA-256 (32) or SHA-384 (48) whose state is the caller's array of
+ *       hashStateBytes; hashDigest leaves the state as it was. Not exported in FIPS
+ *       mode (they bypass the provider); HMAC then takes the EVP path too.
  *   x25519(peerPublic, publicOut, publicOffset, secretOut, secretOffset) -> boolean
  *       A fresh key pair, its public key and the shared secret with the peer's key
  *       (RFC 7748 §6.1). false when the peer's key is a small-order point (all-zero
@@ -49,6 +57,9 @@
  * node:crypto does not later report our errors as its own.
  */
 #define NAPI_VERSION 8
+/* SHA256_Init and friends (deprecated in 3.0, still exported by node): a digest
+   state that is plain data, so it can live in the caller's memory (see hashInit). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <node_api.h>
 
 #include <math.h>
@@ -62,6 +73,7 @@
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #define TAG_BYTES 16
 #define IV_BYTES 12
@@ -92,6 +104,9 @@ static const char *const cipher_fetch_names[CIPHER_COUNT] = {
 static EVP_CIPHER *ciphers[CIPHER_COUNT];
 static EVP_MD *sha256, *sha384;
 static int ciphers_ok;
+/* In FIPS mode every digest goes through the (validated) provider: HMAC takes the
+   EVP path and the hash* functions are not exported (JS keeps node:crypto). */
+static int fips_mode;
 static pthread_once_t ciphers_once = PTHREAD_ONCE_INIT;
 
 static void fetch_ciphers(void) {
@@ -108,6 +123,7 @@ static void fetch_ciphers(void) {
     ERR_clear_error();
     return;
   }
+  fips_mode = EVP_default_properties_is_fips_enabled(NULL);
   ciphers_ok = 1;
 }
 
@@ -205,12 +221,51 @@ static int overlaps(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
   return a0 < b0 + bn && b0 < a0 + an;
 }
 
-/* ------------------------------------------------------------------ HMAC -- */
+/* ------------------------------------------------------------ SHA-2, HMAC -- */
 
 /*
- * HMAC (RFC 2104) with EVP digests: H((K ^ opad) ‖ H((K ^ ipad) ‖ message)) into
- * out[0, hlen). Every intermediate (padded key, inner hash, digest state) is
- * cleansed before returning. 1 on success.
+ * SHA-256 or SHA-384 through OpenSSL's low-level functions: their state is a plain
+ * struct (no pointers, no provider context), so a running hash costs no allocation,
+ * and a copy of it is a memcpy. Same code as EVP's (the same block functions).
+ */
+typedef union {
+  SHA256_CTX s256;
+  SHA512_CTX s512;
+} sha_t;
+
+static void sha_init(size_t hlen, sha_t *c) {
+  if (hlen == 32)
+    SHA256_Init(&c->s256);
+  else
+    SHA384_Init(&c->s512);
+}
+
+static void sha_update(size_t hlen, sha_t *c, const uint8_t *d, size_t n) {
+  if (n == 0) return;
+  if (hlen == 32)
+    SHA256_Update(&c->s256, d, n);
+  else
+    SHA384_Update(&c->s512, d, n);
+}
+
+/* Finishes c (then cleansed) into out[0, hlen). */
+static void sha_final(size_t hlen, sha_t *c, uint8_t *out) {
+  if (hlen == 32)
+    SHA256_Final(out, &c->s256);
+  else
+    SHA384_Final(out, &c->s512);
+  OPENSSL_cleanse(c, sizeof *c);
+}
+
+/* HMAC's padded key K ^ pad for one block (RFC 2104 §2). */
+static void hmac_pad(size_t block, const uint8_t *k, uint8_t x, uint8_t *pad) {
+  for (size_t i = 0; i < block; i++) pad[i] = k[i] ^ x;
+}
+
+/*
+ * HMAC (RFC 2104): H((K ^ opad) ‖ H((K ^ ipad) ‖ message)) into out[0, hlen).
+ * Every intermediate (padded key, inner hash, digest states) is cleansed before
+ * returning. 1 on success.
  */
 static int hmac_compute(size_t hlen, const uint8_t *key, size_t klen, const uint8_t *msg,
                         size_t mlen, uint8_t *out) {
@@ -218,25 +273,47 @@ static int hmac_compute(size_t hlen, const uint8_t *key, size_t klen, const uint
   size_t block = hlen == 32 ? 64 : 128;
   uint8_t k[128], pad[128], inner[48];
   unsigned int n = 0;
+  int ok = 1;
   memset(k, 0, sizeof k);
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  int ok = ctx != NULL;
-  if (ok && klen > block) {
-    /* A key longer than the block is hashed first (RFC 2104 §2). */
-    ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, key, klen) == 1 &&
-         EVP_DigestFinal_ex(ctx, k, &n) == 1;
-  } else if (ok && klen > 0) {
-    memcpy(k, key, klen);
+  if (!fips_mode) {
+    sha_t c;
+    if (klen > block) {
+      /* A key longer than the block is hashed first (RFC 2104 §2). */
+      sha_init(hlen, &c);
+      sha_update(hlen, &c, key, klen);
+      sha_final(hlen, &c, k);
+    } else if (klen > 0) {
+      memcpy(k, key, klen);
+    }
+    hmac_pad(block, k, 0x36, pad);
+    sha_init(hlen, &c);
+    sha_update(hlen, &c, pad, block);
+    sha_update(hlen, &c, msg, mlen);
+    sha_final(hlen, &c, inner);
+    hmac_pad(block, k, 0x5c, pad);
+    sha_init(hlen, &c);
+    sha_update(hlen, &c, pad, block);
+    sha_update(hlen, &c, inner, hlen);
+    sha_final(hlen, &c, out);
+  } else {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    ok = ctx != NULL;
+    if (ok && klen > block) {
+      ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, key, klen) == 1 &&
+           EVP_DigestFinal_ex(ctx, k, &n) == 1;
+    } else if (ok && klen > 0) {
+      memcpy(k, key, klen);
+    }
+    hmac_pad(block, k, 0x36, pad);
+    ok = ok && EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
+         (mlen == 0 || EVP_DigestUpdate(ctx, msg, mlen) == 1) &&
+         EVP_DigestFinal_ex(ctx, inner, &n) == 1 && n == hlen;
+    hmac_pad(block, k, 0x5c, pad);
+    ok = ok && EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
+         EVP_DigestUpdate(ctx, inner, hlen) == 1 && EVP_DigestFinal_ex(ctx, out, &n) == 1 &&
+         n == hlen;
+    EVP_MD_CTX_free(ctx); /* frees and cleanses the digest state */
   }
-  for (size_t i = 0; i < block; i++) pad[i] = k[i] ^ 0x36;
-  ok = ok && EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
-       (mlen == 0 || EVP_DigestUpdate(ctx, msg, mlen) == 1) &&
-       EVP_DigestFinal_ex(ctx, inner, &n) == 1 && n == hlen;
-  for (size_t i = 0; i < block; i++) pad[i] = k[i] ^ 0x5c;
-  ok = ok && EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
-       EVP_DigestUpdate(ctx, inner, hlen) == 1 && EVP_DigestFinal_ex(ctx, out, &n) == 1 &&
-       n == hlen;
-  EVP_MD_CTX_free(ctx); /* frees and cleanses the digest state */
   OPENSSL_cleanse(k, sizeof k);
   OPENSSL_cleanse(pad, sizeof pad);
   OPENSSL_cleanse(inner, sizeof inner);
@@ -292,6 +369,124 @@ static napi_value hmac(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ------------------------------------------------------------ hash state -- */
+
+/*
+ * A running SHA-256/384 (the transcript hash, RFC 8446 §4.4.1) whose state lives in
+ * a caller's Uint8Array of hashStateBytes: copied in, checked, advanced and copied
+ * back per call, so a connection's transcript needs no native object, finalizer or
+ * allocation, and a digest of it leaves the state as it was (the "copy" is free).
+ * The state is not secret (it hashes public handshake messages). A state that JS
+ * has corrupted cannot make OpenSSL write out of bounds: the fields the block
+ * functions index with (num, md_len) are checked on every call.
+ */
+#define HASH_STATE_BYTES sizeof(sha_t)
+
+static uint8_t *output_range(napi_env env, napi_value buf, napi_value offset, size_t n,
+                             const char *what, const char *name);
+
+static int hash_length(napi_env env, napi_value v, const char *what, size_t *hlen) {
+  double d;
+  char msg[160];
+  if (!get_index(env, v, what, "hashLength", 64, &d)) return 0;
+  if (d != 32 && d != 48) {
+    snprintf(msg, sizeof msg, "Cannot %s: hashLength must be 32 (SHA-256) or 48 (SHA-384)", what);
+    throw_range(env, msg);
+    return 0;
+  }
+  *hlen = (size_t)d;
+  return 1;
+}
+
+/* The state argument (hashStateBytes long); 0 after throwing. */
+static int state_bytes(napi_env env, napi_value v, const char *what, bytes_t *state) {
+  char msg[160];
+  if (!get_bytes(env, v, what, "state", state)) return 0;
+  if (state->length != HASH_STATE_BYTES) {
+    snprintf(msg, sizeof msg, "Cannot %s: state must be %zu bytes, current length is %zu", what,
+             HASH_STATE_BYTES, state->length);
+    throw_range(env, msg);
+    return 0;
+  }
+  return 1;
+}
+
+/* Copies the state into c and checks it is one hashInit made for hlen; 0 after throwing. */
+static int load_state(napi_env env, const bytes_t *state, size_t hlen, const char *what,
+                      sha_t *c) {
+  memcpy(c, state->data, sizeof *c);
+  int ok = hlen == 32 ? c->s256.num < SHA256_CBLOCK && c->s256.md_len == SHA256_DIGEST_LENGTH
+                      : c->s512.num < SHA512_CBLOCK && c->s512.md_len == SHA384_DIGEST_LENGTH;
+  if (!ok) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "Cannot %s: state is not a SHA-%s state from hashInit", what,
+             hlen == 32 ? "256" : "384");
+    throw_range(env, msg);
+  }
+  return ok;
+}
+
+/* hashInit(hashLength, state): a fresh SHA-256 (32) or SHA-384 (48) state. */
+static napi_value hash_init(napi_env env, napi_callback_info info) {
+  size_t argc = 2, hlen;
+  napi_value argv[2];
+  bytes_t state;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2) return throw_type(env, "Cannot init hash: expected (hashLength, state)");
+  if (!hash_length(env, argv[0], "init hash", &hlen) ||
+      !state_bytes(env, argv[1], "init hash", &state)) {
+    return NULL;
+  }
+  sha_t c;
+  memset(&c, 0, sizeof c);
+  sha_init(hlen, &c);
+  memcpy(state.data, &c, sizeof c);
+  return NULL;
+}
+
+/* hashUpdate(hashLength, state, data): the state advanced over data. */
+static napi_value hash_update(napi_env env, napi_callback_info info) {
+  size_t argc = 3, hlen;
+  napi_value argv[3];
+  bytes_t state, data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 3) return throw_type(env, "Cannot update hash: expected (hashLength, state, data)");
+  sha_t c;
+  if (!hash_length(env, argv[0], "update hash", &hlen) ||
+      !state_bytes(env, argv[1], "update hash", &state) ||
+      !get_bytes(env, argv[2], "update hash", "data", &data) ||
+      !load_state(env, &state, hlen, "update hash", &c)) {
+    return NULL;
+  }
+  if (data.length > MAX_AEAD_BYTES) return throw_range(env, "Cannot update hash: data exceeds 2^30 bytes");
+  sha_update(hlen, &c, data.data, data.length);
+  memcpy(state.data, &c, sizeof c);
+  return NULL;
+}
+
+/* hashDigest(hashLength, state, output, outputOffset): the digest so far; the state is unchanged. */
+static napi_value hash_digest(napi_env env, napi_callback_info info) {
+  size_t argc = 4, hlen;
+  napi_value argv[4];
+  bytes_t state;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 4) {
+    return throw_type(env, "Cannot digest hash: expected (hashLength, state, output, outputOffset)");
+  }
+  sha_t c;
+  if (!hash_length(env, argv[0], "digest hash", &hlen) ||
+      !state_bytes(env, argv[1], "digest hash", &state) ||
+      !load_state(env, &state, hlen, "digest hash", &c)) {
+    return NULL;
+  }
+  uint8_t *o = output_range(env, argv[2], argv[3], hlen, "digest hash", "output");
+  if (o == NULL) return NULL;
+  uint8_t d[48];
+  sha_final(hlen, &c, d);
+  memcpy(o, d, hlen);
+  return NULL;
+}
+
 /*
  * HKDF-Expand-Label(secret, label, "", length) for length <= the hash length
  * (RFC 8446 §7.1): one block, T(1) = HMAC(secret, HkdfLabel ‖ 0x01).
@@ -321,7 +516,8 @@ static int expand_label(size_t hlen, const uint8_t *secret, const char *label, s
 typedef struct {
   EVP_CIPHER_CTX *ctx; /* NULL once freed */
   uint8_t iv[IV_BYTES];
-  int enc; /* 1: seal, 0: open */
+  int enc;     /* 1: seal, 0: open */
+  size_t hlen; /* the traffic secrets' length (rekey takes the same) */
 } aead_t;
 
 static void aead_release(aead_t *a) {
@@ -460,6 +656,7 @@ static napi_value aead_new(napi_env env, napi_callback_info info) {
   aead_t *a = OPENSSL_zalloc(sizeof *a);
   if (a == NULL) return throw_openssl(env, "Cannot create Aead: out of memory");
   a->enc = enc;
+  a->hlen = (size_t)hash_d;
   if (key_len > sizeof key_bytes ||
       !expand_label((size_t)hash_d, secret.data, "key", key_len, key_bytes) ||
       !expand_label((size_t)hash_d, secret.data, "iv", IV_BYTES, a->iv)) {
@@ -484,7 +681,7 @@ static napi_value aead_new(napi_env env, napi_callback_info info) {
   return self;
 }
 
-/* The live context behind `self` for `what`; NULL after throwing. */
+/* The live context behind `self` for `what` (direction enc, or -1 for either); NULL after throwing. */
 static aead_t *aead_of(napi_env env, napi_value self, const char *what, int enc) {
   void *p = NULL;
   char msg[120];
@@ -499,7 +696,7 @@ static aead_t *aead_of(napi_env env, napi_value self, const char *what, int enc)
     napi_throw_error(env, "ERR_OUTPOST_TLS_FREED", msg);
     return NULL;
   }
-  if (a->enc != enc) {
+  if (enc >= 0 && a->enc != enc) {
     snprintf(msg, sizeof msg, "Cannot %s: the Aead was created for '%s'", what,
              a->enc ? "seal" : "open");
     napi_throw_error(env, "ERR_OUTPOST_TLS_DIRECTION", msg);
@@ -586,6 +783,43 @@ static napi_value aead_open(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_double(env, r == 1 ? (double)clen : -1.0, &result);
   return result;
+}
+
+/*
+ * aead.rekey(trafficSecret): the next key of the same cipher and direction (the
+ * handshake → application key change, KeyUpdate), derived as in the constructor and
+ * installed in the same context: no new context, object or finalizer. The sequence
+ * number is the caller's (it restarts at 0). On failure the context is freed.
+ */
+static napi_value aead_rekey(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], self;
+  char msg[160];
+  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok) return NULL;
+  aead_t *a = aead_of(env, self, "rekey", -1);
+  if (a == NULL) return NULL;
+  if (argc < 1) return throw_type(env, "Cannot rekey: expected (trafficSecret)");
+  bytes_t secret;
+  if (!get_bytes(env, argv[0], "rekey", "trafficSecret", &secret)) return NULL;
+  if (secret.length != a->hlen) {
+    snprintf(msg, sizeof msg, "Cannot rekey: trafficSecret must be %zu bytes, current length is %zu",
+             a->hlen, secret.length);
+    return throw_range(env, msg);
+  }
+  uint8_t key_bytes[32], iv[IV_BYTES];
+  int key_len = EVP_CIPHER_CTX_get_key_length(a->ctx);
+  int ok = key_len > 0 && (size_t)key_len <= sizeof key_bytes &&
+           expand_label(a->hlen, secret.data, "key", (size_t)key_len, key_bytes) &&
+           expand_label(a->hlen, secret.data, "iv", IV_BYTES, iv) &&
+           EVP_CipherInit_ex(a->ctx, NULL, NULL, key_bytes, NULL, a->enc) == 1;
+  OPENSSL_cleanse(key_bytes, sizeof key_bytes);
+  if (ok) memcpy(a->iv, iv, IV_BYTES);
+  OPENSSL_cleanse(iv, sizeof iv);
+  if (!ok) {
+    aead_release(a);
+    return throw_openssl(env, "Cannot rekey: key derivation failed");
+  }
+  return NULL;
 }
 
 static napi_value aead_free(napi_env env, napi_callback_info info) {
@@ -845,6 +1079,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
       {"seal", NULL, aead_seal, NULL, NULL, NULL, napi_default_method, NULL},
       {"open", NULL, aead_open, NULL, NULL, NULL, napi_default_method, NULL},
+      {"rekey", NULL, aead_rekey, NULL, NULL, NULL, napi_default_method, NULL},
       {"free", NULL, aead_free, NULL, NULL, NULL, napi_default_method, NULL},
   };
   napi_value cls, fn;
@@ -875,6 +1110,25 @@ NAPI_MODULE_INIT() {
   if (napi_create_function(env, "mlkem768Encapsulate", NAPI_AUTO_LENGTH, mlkem768_encapsulate,
                            NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "mlkem768Encapsulate", fn) != napi_ok) {
+    return NULL;
+  }
+  /* The hash* functions only outside FIPS mode (they bypass the provider). */
+  if (!fips_mode) {
+    const struct {
+      const char *name;
+      napi_callback cb;
+    } hashes[] = {{"hashInit", hash_init}, {"hashUpdate", hash_update}, {"hashDigest", hash_digest}};
+    for (size_t i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
+      if (napi_create_function(env, hashes[i].name, NAPI_AUTO_LENGTH, hashes[i].cb, NULL, &fn) !=
+              napi_ok ||
+          napi_set_named_property(env, exports, hashes[i].name, fn) != napi_ok) {
+        return NULL;
+      }
+    }
+  }
+  napi_value state_len;
+  if (napi_create_uint32(env, (uint32_t)HASH_STATE_BYTES, &state_len) != napi_ok ||
+      napi_set_named_property(env, exports, "hashStateBytes", state_len) != napi_ok) {
     return NULL;
   }
   napi_value version;

@@ -5,11 +5,11 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { connect as netConnect, type AddressInfo, type Server } from 'node:net'
+import { connect as netConnect, createServer, type AddressInfo, type Server } from 'node:net'
 import { connect } from 'node:tls'
 import { once } from 'node:events'
 import { createTlsServer } from '../src/node/server.ts'
-import { ipBytes } from '../src/node/connection.ts'
+import { accept, ipBytes } from '../src/node/connection.ts'
 import { StaticCertificateSource, certificatesFromPem } from '../src/certificates.ts'
 import type { Signer } from '../src/signer.ts'
 import { testCertificates, type TestPki } from './helpers/certs.ts'
@@ -133,4 +133,49 @@ test('signNow is used instead of sign when a signer has it; a throwing signNow e
     srv.close()
   }
   assert.deepEqual(calls, { now: 2, async: 0 })
+})
+
+test('strings written in any encoding arrive as their bytes, before and after the handshake, corked or not', async () => {
+  const big = 'ü€'.repeat(7000) // 35,000 UTF-8 bytes: more than the scratch array and a record
+  const expected = Buffer.concat([
+    Buffer.from('early ', 'latin1'),
+    Buffer.from('Grüße €', 'utf8'),
+    Buffer.from('caf\u00e9', 'latin1'),
+    Buffer.from('68656c6c6f', 'hex'),
+    Buffer.from('d29ybGQ=', 'base64'),
+    Buffer.from([1, 2, 3]),
+    Buffer.from(big, 'utf8'),
+    Buffer.from('ü'.repeat(6000), 'latin1'),
+    Buffer.from('end', 'utf8'),
+  ])
+  const raw = createServer((socket) => {
+    const conn = accept(socket, { certificates: pki.source })
+    conn.write('early ', 'latin1') // before the handshake: queued
+    conn.once('secure', () => {
+      conn.cork()
+      conn.write('Grüße €', 'utf8')
+      conn.write('caf\u00e9', 'latin1')
+      conn.write('68656c6c6f', 'hex')
+      conn.write('d29ybGQ=', 'base64')
+      conn.write(new Uint8Array([1, 2, 3]))
+      conn.uncork()
+      conn.write(big, 'utf8')
+      conn.write('ü'.repeat(6000), 'latin1')
+      conn.end('end', 'utf8')
+    })
+  })
+  raw.listen(0, '127.0.0.1')
+  await once(raw, 'listening')
+  const s = connect({
+    host: '127.0.0.1',
+    port: (raw.address() as AddressInfo).port,
+    servername: 'test.example',
+    ca: pki.ecdsaCa.certPem,
+  })
+  const chunks: Buffer[] = []
+  s.on('data', (d: Buffer) => chunks.push(d))
+  await once(s, 'end')
+  s.destroy()
+  raw.close()
+  assert.equal(Buffer.concat(chunks).toString('hex'), expected.toString('hex'))
 })

@@ -68,6 +68,16 @@ test('Writer back-patches nested length prefixes', () => {
   assert.equal(out.length, 2 + 1 + 1 + 2 + 3 + 300)
 })
 
+test('Writer.reset() starts over in the same writer', () => {
+  const w = new Writer(4)
+  w.u16(0x0102).prefixed8((x) => x.bytes(new Uint8Array([9, 9, 9])))
+  const first = w.finish()
+  w.reset().u8(7)
+  assert.equal(w.length, 1)
+  assert.deepEqual([...w.finish()], [7])
+  assert.deepEqual([...first], [1, 2, 3, 9, 9, 9])
+})
+
 test('Writer rejects out-of-range values and oversized vectors', () => {
   assert.throws(() => new Writer().u8(256), /out of range/)
   assert.throws(() => new Writer().u16(-1), /out of range/)

@@ -17,6 +17,12 @@ export class Writer {
     return this.#len
   }
 
+  /** Empties the writer for reuse; its buffer (and capacity) is kept. */
+  reset(): this {
+    this.#len = 0
+    return this
+  }
+
   #reserve(n: number): void {
     const need = this.#len + n
     if (need <= this.#buf.length) return

@@ -64,6 +64,14 @@ function rawPublicKey(type: 'x25519' | 'ml-kem-768', raw: Uint8Array): KeyObject
   }
 }
 
+/**
+ * Where the addon writes shares and secrets of up to 64 bytes: an array that small
+ * created per call would live on V8's heap, and Node-API would first move it off the
+ * heap (a new ArrayBuffer each). Larger than 64 bytes, so off the heap itself; the
+ * secrets are copied out and this array zeroed within the same call.
+ */
+const OUT = new Uint8Array(128)
+
 /** True when every byte is zero (without an early exit). */
 function isZero(bytes: Uint8Array): boolean {
   let acc = 0
@@ -76,11 +84,14 @@ function x25519(clientShare: Uint8Array, native: NativeBinding | undefined): Key
     throw illegalParameter(`Cannot use x25519 key share: length is ${clientShare.length}, not 32`)
   }
   if (native !== undefined) {
-    const serverShare = new Uint8Array(X25519_LEN)
-    const sharedSecret = new Uint8Array(X25519_LEN)
+    // Written into the off-heap scratch array, then copied out (see OUT).
+    const ok = native.x25519(clientShare, OUT, 0, OUT, X25519_LEN)
+    const serverShare = OUT.slice(0, X25519_LEN)
+    const sharedSecret = OUT.slice(X25519_LEN, 2 * X25519_LEN)
+    OUT.fill(0, 0, 2 * X25519_LEN)
     // false: OpenSSL refused an all-zero result (RFC 8446 §7.4.2, a small-order point);
     // checked here as well, as on the node:crypto path.
-    if (!native.x25519(clientShare, serverShare, 0, sharedSecret, 0) || isZero(sharedSecret)) {
+    if (!ok || isZero(sharedSecret)) {
       throw illegalParameter('Cannot use x25519 key share: shared secret is zero')
     }
     return { serverShare, sharedSecret }
@@ -141,23 +152,25 @@ function x25519mlkem768(
     )
   }
   const serverShare = new Uint8Array(MLKEM768_CT_LEN + X25519_LEN)
-  const sharedSecret = new Uint8Array(MLKEM768_SS_LEN + X25519_LEN)
   const ek = clientShare.subarray(0, MLKEM768_EK_LEN)
   if (native !== undefined) {
-    // Both halves written in place: ciphertext ‖ X25519 share, ML-KEM ss ‖ X25519 ss.
-    if (!native.mlkem768Encapsulate(ek, serverShare, 0, sharedSecret, 0)) {
+    // Both halves written in place: ciphertext ‖ X25519 share, and ML-KEM ss ‖ X25519 ss
+    // into the off-heap scratch array, then copied out (see OUT).
+    if (!native.mlkem768Encapsulate(ek, serverShare, 0, OUT, 0)) {
+      OUT.fill(0, 0, MLKEM768_SS_LEN)
       throw illegalParameter('Cannot use X25519MLKEM768 key share: invalid ML-KEM key')
     }
     const x = clientShare.subarray(MLKEM768_EK_LEN)
-    if (
-      !native.x25519(x, serverShare, MLKEM768_CT_LEN, sharedSecret, MLKEM768_SS_LEN) ||
-      isZero(sharedSecret.subarray(MLKEM768_SS_LEN))
-    ) {
+    const ok = native.x25519(x, serverShare, MLKEM768_CT_LEN, OUT, MLKEM768_SS_LEN)
+    const sharedSecret = OUT.slice(0, MLKEM768_SS_LEN + X25519_LEN)
+    OUT.fill(0, 0, MLKEM768_SS_LEN + X25519_LEN)
+    if (!ok || isZero(sharedSecret.subarray(MLKEM768_SS_LEN))) {
       sharedSecret.fill(0)
       throw illegalParameter('Cannot use x25519 key share: shared secret is zero')
     }
     return { serverShare, sharedSecret }
   }
+  const sharedSecret = new Uint8Array(MLKEM768_SS_LEN + X25519_LEN)
   let key: KeyObject
   try {
     // createPublicKey runs FIPS 203's encapsulation key check (coefficients < q).

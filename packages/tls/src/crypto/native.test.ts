@@ -11,6 +11,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import {
   createCipheriv,
+  createHash,
   createHmac,
   createPublicKey,
   decapsulate,
@@ -564,4 +565,151 @@ test('hmac equals node:crypto, zeroes key and message, and checks its arguments'
     ],
   ]
   for (const [f, message] of cases) assert.throws(f, message)
+})
+
+test(
+  'hashInit/hashUpdate/hashDigest equal node:crypto over random splits; a digest leaves the state',
+  { skip: skip || (native?.hashDigest === undefined ? 'FIPS mode: no hash functions' : false) },
+  () => {
+    const b = n() as Required<NativeBinding>
+    fc.assert(
+      fc.property(
+        fc.constantFrom(['sha256', 32] as const, ['sha384', 48] as const),
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }),
+        ([hash, len], pieces) => {
+          const state = new Uint8Array(b.hashStateBytes + 10).subarray(5, 5 + b.hashStateBytes)
+          b.hashInit(len, state)
+          const h = createHash(hash)
+          const out = new Uint8Array(len + 6).fill(0xee)
+          for (const p of pieces) {
+            b.hashUpdate(len, state, p)
+            h.update(p)
+            b.hashDigest(len, state, out, 3)
+            assert.equal(toHex(out.subarray(3, 3 + len)), toHex(h.copy().digest()))
+          }
+          b.hashDigest(len, state, out, 3)
+          assert.equal(toHex(out.subarray(3, 3 + len)), toHex(h.digest()))
+          assert.ok(
+            out.subarray(0, 3).every((x) => x === 0xee),
+            'nothing before the offset',
+          )
+          assert.ok(
+            out.subarray(3 + len).every((x) => x === 0xee),
+            'nor after the digest',
+          )
+        },
+      ),
+      { numRuns: 300 },
+    )
+    // Lengths around the block sizes (64 and 128), in one piece.
+    for (const [hash, len] of [
+      ['sha256', 32],
+      ['sha384', 48],
+    ] as const) {
+      for (const size of [0, 1, 55, 56, 63, 64, 65, 111, 112, 127, 128, 129, 1000, 20000]) {
+        const data = new Uint8Array(size).map((_, i) => i * 7)
+        const state = new Uint8Array(b.hashStateBytes)
+        b.hashInit(len, state)
+        b.hashUpdate(len, state, data)
+        const out = new Uint8Array(len)
+        b.hashDigest(len, state, out, 0)
+        assert.equal(toHex(out), toHex(createHash(hash).update(data).digest()), `${hash} ${size}`)
+      }
+    }
+  },
+)
+
+test(
+  'hash functions refuse bad arguments and corrupted states without writing out of bounds',
+  { skip: skip || (native?.hashDigest === undefined ? 'FIPS mode: no hash functions' : false) },
+  () => {
+    const b = n() as Required<NativeBinding>
+    const state = new Uint8Array(b.hashStateBytes)
+    b.hashInit(32, state)
+    const cases: [() => unknown, RegExp][] = [
+      [
+        () => {
+          b.hashInit(20 as 32, state)
+        },
+        /hashLength must be 32 \(SHA-256\) or 48/,
+      ],
+      [
+        () => {
+          b.hashInit(32, new Uint8Array(8))
+        },
+        /state must be \d+ bytes, current length is 8/,
+      ],
+      [
+        () => {
+          b.hashUpdate(32, state, 'x' as never)
+        },
+        /data must be a Uint8Array/,
+      ],
+      [
+        () => {
+          b.hashDigest(32, state, new Uint8Array(40), 9)
+        },
+        /has no room for 32 bytes at offset 9/,
+      ],
+      // A SHA-256 state is not a SHA-384 one.
+      [
+        () => {
+          b.hashUpdate(48, state, new Uint8Array(1))
+        },
+        /not a SHA-384 state/,
+      ],
+      [
+        () => {
+          b.hashDigest(48, state, new Uint8Array(48), 0)
+        },
+        /not a SHA-384 state/,
+      ],
+    ]
+    for (const [f, message] of cases) assert.throws(f, message)
+    // Any byte of the state overwritten: either refused or a digest, never a crash.
+    for (let i = 0; i < b.hashStateBytes; i++) {
+      for (const v of [0xff, 0x80, 0x41]) {
+        for (const len of [32, 48] as const) {
+          const s = new Uint8Array(b.hashStateBytes)
+          b.hashInit(len, s)
+          s[i] = v
+          try {
+            b.hashUpdate(len, s, new Uint8Array(300))
+            b.hashDigest(len, s, new Uint8Array(len), 0)
+          } catch (e) {
+            assert.match((e as Error).message, /not a SHA-(256|384) state/)
+          }
+        }
+      }
+    }
+  },
+)
+
+test('Aead.rekey gives the same records as a new Aead for the next secret', { skip }, () => {
+  for (const suite of SUITES) {
+    const first = new Uint8Array(suite.hashLen).fill(3)
+    const next = new Uint8Array(suite.hashLen).fill(4)
+    const sealer = new (n().Aead)(suite.aead, 'seal', first, suite.hashLen)
+    const opener = new (n().Aead)(suite.aead, 'open', first, suite.hashLen)
+    sealer.rekey(next)
+    opener.rekey(next)
+    const aad = new Uint8Array([23, 3, 3, 0, 20])
+    const plain = new Uint8Array([1, 2, 3, 4])
+    const rec = new Uint8Array(aad.length + plain.length + 16)
+    rec.set(aad)
+    rec.set(plain, aad.length)
+    sealer.seal(5, rec, aad.length)
+    assert.equal(toHex(rec), toHex(nativeSeal(suite, next, 5, aad, plain)), suite.aead)
+    const out = new Uint8Array(plain.length)
+    assert.equal(opener.open(5, aad, rec.subarray(aad.length), out, 0), plain.length)
+    assert.equal(toHex(out), toHex(plain))
+    assert.throws(() => {
+      sealer.rekey(new Uint8Array(suite.hashLen === 32 ? 48 : 32))
+    }, /trafficSecret must be (32|48) bytes/)
+    sealer.free()
+    opener.free()
+    assert.throws(() => {
+      sealer.rekey(next)
+    }, /the Aead is freed/)
+  }
 })

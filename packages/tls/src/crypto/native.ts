@@ -24,6 +24,11 @@ export interface NativeAead {
     output: Uint8Array,
     outputOffset: number,
   ): number
+  /**
+   * The next traffic key of the same cipher and direction, derived from `trafficSecret`
+   * (same length as the first) into the same context; the sequence number restarts.
+   */
+  rekey(trafficSecret: Uint8Array): void
   /** Frees and cleanses the context now (also done when it is garbage-collected). */
   free(): void
 }
@@ -83,6 +88,19 @@ export interface NativeBinding {
     secretOut: Uint8Array,
     secretOffset: number,
   ): boolean
+  /** Bytes of a SHA-256/384 state for hashInit, hashUpdate and hashDigest. */
+  readonly hashStateBytes: number
+  /** A fresh SHA-256 (32) or SHA-384 (48) state in `state`. Absent in FIPS mode, as are the two below. */
+  readonly hashInit?: (hashLength: 32 | 48, state: Uint8Array) => void
+  /** Advances `state` over `data`. */
+  readonly hashUpdate?: (hashLength: 32 | 48, state: Uint8Array, data: Uint8Array) => void
+  /** Writes the digest of `state` so far to output[outputOffset...]; `state` is unchanged. */
+  readonly hashDigest?: (
+    hashLength: 32 | 48,
+    state: Uint8Array,
+    output: Uint8Array,
+    outputOffset: number,
+  ) => void
   /** OpenSSL's version text, e.g. "OpenSSL 3.5.8 25 Aug 2026". */
   readonly openssl: string
 }

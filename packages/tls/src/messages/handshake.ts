@@ -18,15 +18,59 @@ export interface HandshakeMessage {
 /** Largest ClientHello we accept: 2^16 bytes of extensions plus the fixed fields and lists. */
 export const MAX_CLIENT_HELLO_BYTES = 0x10000 + 0x1000
 
+/** Messages are encoded in this writer, reused (undefined while in use). */
+let spareWriter: Writer | undefined = new Writer(2048)
+/** A writer that grew beyond this is not kept. */
+const MAX_SPARE_WRITER_BYTES = 16384
+
+/**
+ * Encoded messages of up to MAX_SLAB_MESSAGE_BYTES are copied into pieces of shared
+ * 8 KiB slabs, as Buffer's pool does: an array of more than 64 bytes of its own is
+ * an ArrayBuffer (a malloc, and work for V8's sweeper), and a handshake sends
+ * several such messages. They are public (they go to the peer) and never reused,
+ * so a piece is as good as an array of its own; a slab is freed with its last piece.
+ */
+const SLAB_BYTES = 8192
+const MAX_SLAB_MESSAGE_BYTES = 1024
+let slab = new Uint8Array(0)
+let slabUsed = 0
+
+/**
+ * A zero-filled array of `n` bytes for public data that is written once (messages,
+ * the content a CertificateVerify signs), from a slab when it is small.
+ */
+export function publicBytes(n: number): Uint8Array {
+  if (n > MAX_SLAB_MESSAGE_BYTES) return new Uint8Array(n)
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES)
+    slabUsed = 0
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n)
+  slabUsed += n
+  return out
+}
+
+function copyOut(bytes: Uint8Array): Uint8Array {
+  const out = publicBytes(bytes.length)
+  out.set(bytes)
+  return out
+}
+
 /** Encodes a handshake message whose body `body` writes. */
 export function encodeHandshake(
   type: HandshakeType,
   body: (w: Writer) => void,
   sizeHint = 256,
 ): Uint8Array {
-  const w = new Writer(sizeHint)
-  w.u8(type).prefixed24(body)
-  return w.finish()
+  // Not reentrant: a body that encodes another message gets a writer of its own.
+  const w = spareWriter ?? new Writer(sizeHint)
+  spareWriter = undefined
+  try {
+    w.reset().u8(type).prefixed24(body)
+    return copyOut(w.view())
+  } finally {
+    spareWriter = w.length <= MAX_SPARE_WRITER_BYTES ? w : new Writer(2048)
+  }
 }
 
 export class HandshakeJoiner {

@@ -199,20 +199,8 @@ export class TlsConnection extends Duplex {
 
   #writeNow(list: Uint8Array[], cb: WriteCallback): void {
     try {
-      // Coalesce small writes (HTTP header + body) into one record.
-      let total = 0
-      for (const c of list) total += c.length
-      if (list.length > 1 && total <= 16384) {
-        const all = new Uint8Array(total)
-        let at = 0
-        for (const c of list) {
-          all.set(c, at)
-          at += c.length
-        }
-        this.#conn.write(all)
-      } else {
-        for (const c of list) this.#conn.write(c)
-      }
+      // Small writes (HTTP header + body) go out as one record.
+      this.#conn.writeAll(list)
     } catch (e) {
       cb(e as Error)
       return

@@ -30,6 +30,36 @@ const isAlert =
 const split = (rec: Uint8Array): [Uint8Array, Uint8Array] => [rec.subarray(0, 5), rec.subarray(5)]
 
 for (const backend of availableBackends) {
+  test(`rekey gives the records of a new RecordEncrypter/RecordDecrypter for the next secret (${backend})`, () => {
+    for (const suite of SUITES) {
+      const enc = new RecordEncrypter(suite, secretFor(suite, 1), backend)
+      const dec = new RecordDecrypter(suite, secretFor(suite, 1), backend)
+      const content = new Uint8Array([5, 6, 7])
+      for (let i = 0; i < 3; i++) dec.decrypt(...split(enc.encrypt(ContentType.Handshake, content)))
+      enc.rekey(suite, secretFor(suite, 2))
+      dec.rekey(suite, secretFor(suite, 2))
+      assert.equal(enc.seq, 0)
+      assert.equal(dec.seq, 0)
+      const fresh = new RecordEncrypter(suite, secretFor(suite, 2), backend)
+      for (let i = 0; i < 3; i++) {
+        const rec = enc.encrypt(ContentType.ApplicationData, content, i)
+        assert.equal(toHex(rec), toHex(fresh.encrypt(ContentType.ApplicationData, content, i)))
+        assert.equal(toHex(dec.decrypt(...split(rec)).content), toHex(content))
+      }
+      // A record under the old key no longer opens.
+      const old = new RecordEncrypter(suite, secretFor(suite, 1), backend)
+      assert.throws(
+        () => dec.decrypt(...split(old.encrypt(ContentType.Handshake, content))),
+        isAlert(AlertDescription.BadRecordMac),
+      )
+      const other = SUITES.find((s) => s !== suite) as SuiteParams
+      assert.throws(() => {
+        enc.rekey(other, secretFor(other, 3))
+      }, InternalError)
+      for (const x of [enc, dec, fresh, old]) x.drop()
+    }
+  })
+
   test(`RecordEncrypter and RecordDecrypter round-trip every suite, type, size and padding (${backend})`, () => {
     for (const suite of SUITES) {
       const enc = new RecordEncrypter(suite, secretFor(suite), backend)

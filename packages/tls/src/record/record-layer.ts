@@ -26,6 +26,9 @@ import { MAX_PLAINTEXT_BYTES, RECORD_HEADER_BYTES } from './deframer.ts'
 const TAG_BYTES = 16
 /** Well below 2^64 and below the AES-GCM limit of ~2^24.5 full records per key (RFC 8446 §5.5). */
 const MAX_RECORDS_PER_KEY = 2 ** 24
+/** Off V8's heap (larger than 64 bytes), for traffic secrets on their way to the addon. */
+const SECRET_SCRATCH = new Uint8Array(128)
+const NO_BYTES = new Uint8Array(0)
 
 class HalfConn {
   protected readonly suite: SuiteParams
@@ -35,10 +38,10 @@ class HalfConn {
   protected readonly isNative: boolean
   /** The native backend's context for the current key. */
   protected aead: NativeAead | undefined
-  /** The node backend's key and IV. */
+  /** The node backend's key, IV and nonce (empty on the native backend: the IV stays in C). */
   protected key: KeyObject | undefined
-  protected readonly iv = new Uint8Array(12)
-  protected readonly nonce = new Uint8Array(12)
+  protected readonly iv: Uint8Array
+  protected readonly nonce: Uint8Array
   #trafficSecret: Uint8Array
   seq = 0
 
@@ -51,6 +54,8 @@ class HalfConn {
     this.suite = suite
     this.#binding = bindingFor(backend)
     this.isNative = this.#binding !== undefined
+    this.iv = this.isNative ? NO_BYTES : new Uint8Array(12)
+    this.nonce = this.isNative ? NO_BYTES : new Uint8Array(12)
     this.#direction = direction
     this.#trafficSecret = new Uint8Array(trafficSecret)
     this.#install()
@@ -62,16 +67,23 @@ class HalfConn {
   }
 
   #install(): void {
-    this.aead?.free()
-    this.aead = undefined
-    if (this.#binding !== undefined) {
+    const binding = this.#binding
+    if (binding !== undefined) {
       // The addon derives key and IV from the secret itself: they never exist here.
-      this.aead = new this.#binding.Aead(
-        this.suite.aead,
-        this.#direction,
-        this.#trafficSecret,
-        this.suite.hashLen,
-      )
+      // A secret of at most 64 bytes is an array on V8's heap, which Node-API would
+      // first move off the heap (a new ArrayBuffer holding a copy nobody zeroes):
+      // it goes through an off-heap scratch array instead, zeroed right after.
+      const secret = SECRET_SCRATCH.subarray(0, this.#trafficSecret.length)
+      secret.set(this.#trafficSecret)
+      try {
+        // After the first key the context is rekeyed in place (handshake → application
+        // keys, KeyUpdate): no new OpenSSL context, JS object or finalizer.
+        if (this.aead !== undefined) this.aead.rekey(secret)
+        else
+          this.aead = new binding.Aead(this.suite.aead, this.#direction, secret, this.suite.hashLen)
+      } finally {
+        secret.fill(0)
+      }
     } else {
       const { key, iv } = trafficKeys(this.suite, this.#trafficSecret)
       this.key = createSecretKey(key)
@@ -80,6 +92,18 @@ class HalfConn {
       iv.fill(0)
     }
     this.seq = 0
+  }
+
+  /**
+   * Switches this direction to the next traffic secret of the same suite (the
+   * handshake → application key change, RFC 8446 §7.1); the old key is gone and
+   * the sequence number restarts at 0.
+   */
+  rekey(suite: SuiteParams, trafficSecret: Uint8Array): void {
+    if (suite !== this.suite) throw new InternalError('Cannot rekey: the cipher suite changed')
+    this.#trafficSecret.fill(0)
+    this.#trafficSecret = new Uint8Array(trafficSecret)
+    this.#install()
   }
 
   /** Moves to application_traffic_secret_N+1 (RFC 8446 §7.2); the old context is freed. */
@@ -333,13 +357,20 @@ function copyInto(to: Uint8Array, content: Uint8Array | readonly Uint8Array[]): 
   }
 }
 
-/** A TLSPlaintext record (RFC 8446 §5.1), used before keys are in place. */
+/**
+ * A TLSPlaintext record (RFC 8446 §5.1), used before keys are in place. `allocate`
+ * as for RecordEncrypter: every byte of what it returns is written.
+ */
 export function plaintextRecord(
   type: ContentType,
   fragment: Uint8Array | readonly Uint8Array[],
+  allocate: RecordAllocator = zeroedArray,
 ): Uint8Array {
   const len = lengthOf(fragment)
-  const out = new Uint8Array(RECORD_HEADER_BYTES + len)
+  const out = allocate(RECORD_HEADER_BYTES + len)
+  if (out.length !== RECORD_HEADER_BYTES + len) {
+    throw new InternalError('Cannot frame record: the allocator returned the wrong length')
+  }
   out[0] = type
   out[1] = 3
   out[2] = 3

@@ -49,7 +49,7 @@ import {
   type Extension,
   type KeyShareEntry,
 } from '../messages/extensions.ts'
-import type { HandshakeMessage } from '../messages/handshake.ts'
+import { publicBytes, type HandshakeMessage } from '../messages/handshake.ts'
 import { HELLO_RETRY_REQUEST_RANDOM, encodeServerHello } from '../messages/server-hello.ts'
 import {
   decodeFinished,
@@ -264,7 +264,7 @@ export function handleClientHello(
   transcript.update(certMsg)
   io.sendHandshake(certMsg)
   const th = transcript.current()
-  const content = new Uint8Array(CV_PREFIX.length + th.length)
+  const content = publicBytes(CV_PREFIX.length + th.length)
   content.set(CV_PREFIX)
   content.set(th, CV_PREFIX.length)
   return {

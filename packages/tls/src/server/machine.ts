@@ -146,9 +146,10 @@ export class ServerConnection {
         this.#out.push(plaintextRecord(ContentType.ChangeCipherSpec, new Uint8Array([1])))
       },
       setWriteKeys: (suite, secret) => {
+        // Records queued under the old keys are sealed before the switch.
         this.#flushHandshake()
-        this.#writer?.drop()
-        this.#writer = new RecordEncrypter(suite, secret, defaultBackend, this.#allocate)
+        if (this.#writer !== undefined) this.#writer.rekey(suite, secret)
+        else this.#writer = new RecordEncrypter(suite, secret, defaultBackend, this.#allocate)
       },
       setReadKeys: (suite, secret, skipEarlyData = false) => {
         this.#setReadKeys(suite, secret, skipEarlyData)
@@ -233,6 +234,29 @@ export class ServerConnection {
       if (this.#writer.seq >= AUTO_KEY_UPDATE_RECORDS)
         this.#sendKeyUpdate(KeyUpdateRequest.update_not_requested)
     }
+  }
+
+  /**
+   * Encrypts several pieces of application data in order, as `write()` of their
+   * concatenation would: pieces of at most 2^14 bytes in all (an HTTP response's
+   * header and body) are sealed into one record without joining them first.
+   */
+  writeAll(pieces: readonly Uint8Array[]): void {
+    let total = 0
+    for (const p of pieces) total += p.length
+    if (pieces.length < 2 || total > MAX_PLAINTEXT_BYTES) {
+      for (const p of pieces) this.write(p)
+      return
+    }
+    if (this.#error !== undefined || this.#closeSent) {
+      throw new ConnectionClosedError('Cannot write: connection is closed')
+    }
+    if (this.#state.kind !== 'Traffic' || !this.#writer) {
+      throw new InternalError('Cannot write: handshake is not complete')
+    }
+    this.#out.push(this.#writer.encrypt(ContentType.ApplicationData, pieces, this.#padFor(total)))
+    if (this.#writer.seq >= AUTO_KEY_UPDATE_RECORDS)
+      this.#sendKeyUpdate(KeyUpdateRequest.update_not_requested)
   }
 
   /** Sends KeyUpdate(update_requested) and switches our write keys (RFC 8446 §4.6.3). */
@@ -559,8 +583,8 @@ export class ServerConnection {
   }
 
   #setReadKeys(suite: SuiteParams, secret: Uint8Array, skipEarlyData: boolean): void {
-    this.#reader?.drop()
-    this.#reader = new RecordDecrypter(suite, secret)
+    if (this.#reader !== undefined) this.#reader.rekey(suite, secret)
+    else this.#reader = new RecordDecrypter(suite, secret)
     this.#skipEarlyData = skipEarlyData
     this.#skipPlainAppData = false
   }
@@ -587,7 +611,7 @@ export class ServerConnection {
       this.#out.push(
         this.#writer
           ? this.#writer.encrypt(ContentType.Handshake, msgs, this.#padFor(total))
-          : plaintextRecord(ContentType.Handshake, msgs),
+          : plaintextRecord(ContentType.Handshake, msgs, this.#allocate),
       )
       return
     }
@@ -602,7 +626,7 @@ export class ServerConnection {
       this.#out.push(
         this.#writer
           ? this.#writer.encrypt(ContentType.Handshake, frag, this.#padFor(frag.length))
-          : plaintextRecord(ContentType.Handshake, frag),
+          : plaintextRecord(ContentType.Handshake, frag, this.#allocate),
       )
     }
   }
