@@ -382,6 +382,9 @@ static napi_value hmac(napi_env env, napi_callback_info info) {
  */
 #define HASH_STATE_BYTES sizeof(sha_t)
 
+/* The exports' version; see the end of this file. */
+#define OUTPOST_TLS_INTERFACE 2
+
 static uint8_t *output_range(napi_env env, napi_value buf, napi_value offset, size_t n,
                              const char *what, const char *name);
 
@@ -1129,6 +1132,14 @@ NAPI_MODULE_INIT() {
   napi_value state_len;
   if (napi_create_uint32(env, (uint32_t)HASH_STATE_BYTES, &state_len) != napi_ok ||
       napi_set_named_property(env, exports, "hashStateBytes", state_len) != napi_ok) {
+    return NULL;
+  }
+  /* What the JS side checks before it uses this build (src/crypto/native.ts,
+     ADDON_INTERFACE): bump it with every change to the exports or their arguments, so that
+     a stale build (sources pulled, addon not rebuilt) falls back instead of failing. */
+  napi_value interface_version;
+  if (napi_create_uint32(env, OUTPOST_TLS_INTERFACE, &interface_version) != napi_ok ||
+      napi_set_named_property(env, exports, "interfaceVersion", interface_version) != napi_ok) {
     return NULL;
   }
   napi_value version;

@@ -20,7 +20,13 @@ import {
 } from 'node:crypto'
 import fc from 'fast-check'
 import { toHex } from '@outpost/wire'
-import { native, nativeLoadError, type NativeBinding } from './native.ts'
+import {
+  ADDON_INTERFACE,
+  native,
+  nativeLoadError,
+  staleAddonReason,
+  type NativeBinding,
+} from './native.ts'
 import { SUITES, type SuiteParams } from './suites.ts'
 
 const BUDGET_MS = Number(process.env['FUZZ_MS'] ?? 1500)
@@ -712,4 +718,14 @@ test('Aead.rekey gives the same records as a new Aead for the next secret', { sk
       sealer.rekey(next)
     }, /the Aead is freed/)
   }
+})
+
+test('a build of the addon from other sources is not used (interface version)', () => {
+  assert.equal(staleAddonReason({ interfaceVersion: ADDON_INTERFACE }), undefined)
+  for (const v of [undefined, ADDON_INTERFACE - 1, ADDON_INTERFACE + 1, String(ADDON_INTERFACE)]) {
+    const reason = staleAddonReason({ interfaceVersion: v })
+    assert.ok(reason?.includes('node scripts/build-native.ts'), String(v))
+  }
+  // The addon built from this checkout (when it is) is the one these sources expect.
+  if (native !== undefined) assert.equal(native.interfaceVersion, ADDON_INTERFACE)
 })

@@ -103,6 +103,25 @@ export interface NativeBinding {
   ) => void
   /** OpenSSL's version text, e.g. "OpenSSL 3.5.8 25 Aug 2026". */
   readonly openssl: string
+  /** The exports' version (OUTPOST_TLS_INTERFACE in the C source); absent before version 2. */
+  readonly interfaceVersion?: number
+}
+
+/**
+ * The addon interface this code was written for. A build from older sources (pulled
+ * without `npm install`, which rebuilds it) lacks functions or takes other arguments, so it
+ * is not used: a warning names the fix, and the code runs on node:crypto.
+ */
+export const ADDON_INTERFACE = 2
+
+/** Why `binding` cannot serve this code, or undefined when it can. */
+export function staleAddonReason(binding: { interfaceVersion?: unknown }): string | undefined {
+  const v = binding.interfaceVersion
+  if (v === ADDON_INTERFACE) return undefined
+  return (
+    `the built addon has interface ${typeof v === 'number' ? String(v) : '1 or older'}, this code needs ${String(ADDON_INTERFACE)}; ` +
+    `rebuild it with 'node scripts/build-native.ts' (npm install does)`
+  )
 }
 
 /** Where record protection and key exchange run. */
@@ -116,6 +135,8 @@ function load(): { binding: NativeBinding | undefined; error: unknown } {
   if (mode === '0') return { binding: undefined, error: undefined }
   try {
     const binding = createRequire(import.meta.url)(ADDON_PATH) as NativeBinding
+    const stale = staleAddonReason(binding)
+    if (stale !== undefined) throw new Error(stale)
     return { binding, error: undefined }
   } catch (error) {
     if (mode === '1') {
