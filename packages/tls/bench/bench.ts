@@ -597,6 +597,11 @@ async function main(): Promise<void> {
       machine(),
       '',
       table(),
+      '',
+      // How each rate row was measured (load, windows, per-round ratios).
+      ...rows
+        .filter((r) => r.note !== undefined && !r.lowerIsBetter)
+        .map((r) => `- ${r.metric}: ${String(r.note)}`),
       ...notes.map((n) => `- ${n}`),
       ...(profile !== undefined
         ? ['', '## Where our handshake time goes (self time, --cpu-prof)', '', profile]
