@@ -63,3 +63,25 @@ test('AesGcmEnvelope: any single flipped bit or truncation is rejected (property
     { numRuns: 200 },
   )
 })
+
+test('AesGcmEnvelope: the addon and node:crypto backends write the same format and open each other', () => {
+  const master = randomBytes(32)
+  const fast = new AesGcmEnvelope(Buffer.from(master))
+  const node = new AesGcmEnvelope(Buffer.from(master), 'node')
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40_000 }), fc.string(), (body, key) => {
+      const a = fast.seal(key, body)
+      const b = node.seal(key, body)
+      assert.equal(a.length, b.length)
+      assert.deepEqual(node.open(key, a), Buffer.from(body))
+      assert.deepEqual(fast.open(key, b), Buffer.from(body))
+      // Any flipped bit fails on both backends.
+      const i = (body.length * 7) % a.length
+      a[i] = (a[i] as number) ^ 0x01
+      assert.equal(fast.open(key, a), undefined)
+      assert.equal(node.open(key, a), undefined)
+      assert.equal(fast.open(key + 'x', b), undefined)
+    }),
+    { numRuns: 60 },
+  )
+})

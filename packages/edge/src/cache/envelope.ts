@@ -29,6 +29,7 @@ import {
   hkdfSync,
   randomBytes,
 } from 'node:crypto'
+import { aes256GcmOnce, type Aes256GcmOnce } from '@outpost/tls'
 import { EdgeError } from '../errors.ts'
 
 /** How the store seals entries. The null envelope exists for benchmarks only. */
@@ -75,9 +76,15 @@ export class AesGcmEnvelope implements Envelope {
   readonly #generations = new Map<number, Buffer>()
   #generation = 0
   #sealedInGeneration = 0
+  /** AES-256-GCM in one call on the TLS addon when it is loaded, else node:crypto (same bytes). */
+  readonly #once: Aes256GcmOnce | undefined
 
-  /** Takes ownership of `masterKey` (zeroised on wipe); a random one by default. */
-  constructor(masterKey: Buffer = randomBytes(32)) {
+  /**
+   * Takes ownership of `masterKey` (zeroised on wipe); a random one by default. `backend`
+   * 'node' keeps AES-GCM on node:crypto even when the addon is loaded (tests run both).
+   */
+  constructor(masterKey: Buffer = randomBytes(32), backend: 'default' | 'node' = 'default') {
+    this.#once = backend === 'node' ? undefined : aes256GcmOnce
     if (masterKey.length !== 32) {
       throw new EdgeError(
         'ERR_EDGE_CACHE_ENTRY',
@@ -106,6 +113,11 @@ export class AesGcmEnvelope implements Envelope {
     MAGIC.copy(out, 0)
     out.writeUInt32BE(gen, MAGIC.length)
     randomBytes(NONCE).copy(out, MAGIC.length + GEN)
+    const nonce = out.subarray(MAGIC.length + GEN, HEAD)
+    if (this.#once !== undefined) {
+      this.#once.seal(key, nonce, aadOf(cacheKey), plaintext, out, HEAD)
+      return out
+    }
     const c = createCipheriv('aes-256-gcm', key, out.subarray(MAGIC.length + GEN, HEAD))
     c.setAAD(aadOf(cacheKey))
     let at = HEAD
@@ -121,6 +133,18 @@ export class AesGcmEnvelope implements Envelope {
     if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
     const key = this.#keyFor(buf.readUInt32BE(MAGIC.length))
     if (key === undefined) return undefined
+    if (this.#once !== undefined) {
+      const body = Buffer.allocUnsafe(buf.length - HEAD - TAG)
+      const ok = this.#once.open(
+        key,
+        buf.subarray(MAGIC.length + GEN, HEAD),
+        aadOf(cacheKey),
+        buf.subarray(HEAD),
+        body,
+        0,
+      )
+      return ok ? body : undefined
+    }
     try {
       const d = createDecipheriv('aes-256-gcm', key, buf.subarray(MAGIC.length + GEN, HEAD))
       d.setAAD(aadOf(cacheKey))
