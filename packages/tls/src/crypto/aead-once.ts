@@ -37,12 +37,14 @@ export interface Aes256GcmOnce {
   ): boolean
 }
 
-export const aes256GcmOnce: Aes256GcmOnce | undefined = ((n) =>
-  n === undefined
+const binding = native
+
+export const aes256GcmOnce: Aes256GcmOnce | undefined =
+  binding === undefined
     ? undefined
     : {
         seal: (key, nonce, aad, plaintext, output, offset) =>
-          n.aeadSealOnce('aes-256-gcm', key, nonce, aad, plaintext, output, offset),
+          binding.aeadSealOnce('aes-256-gcm', key, nonce, aad, plaintext, output, offset),
         open: (key, nonce, aad, sealed, output, offset) =>
-          n.aeadOpenOnce('aes-256-gcm', key, nonce, aad, sealed, output, offset) >= 0,
-      })(native)
+          binding.aeadOpenOnce('aes-256-gcm', key, nonce, aad, sealed, output, offset) >= 0,
+      }

@@ -33,6 +33,17 @@ export interface NativeAead {
   free(): void
 }
 
+/** One AEAD operation under a key used for this call only (native/outpost_tls.c: once_args). */
+type AeadOnce = (
+  name: AeadName,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  input: Uint8Array,
+  output: Uint8Array,
+  outputOffset: number,
+) => number
+
 export interface NativeBinding {
   /** Derives the write key and IV from `trafficSecret` (RFC 8446 §7.3) in C. */
   readonly Aead: new (
@@ -42,25 +53,9 @@ export interface NativeBinding {
     hashLength: 32 | 48,
   ) => NativeAead
   /** Seals `input` once under `key` and `nonce`: ciphertext ‖ tag into output; returns its length. */
-  aeadSealOnce(
-    name: AeadName,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    input: Uint8Array,
-    output: Uint8Array,
-    outputOffset: number,
-  ): number
+  readonly aeadSealOnce: AeadOnce
   /** Opens `input` (ciphertext ‖ tag) once; the plaintext length, or -1 (output zeroed) for a bad tag. */
-  aeadOpenOnce(
-    name: AeadName,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    input: Uint8Array,
-    output: Uint8Array,
-    outputOffset: number,
-  ): number
+  readonly aeadOpenOnce: AeadOnce
   /**
    * HMAC-SHA256 (32) or HMAC-SHA384 (48): `buffer` holds key ‖ message; the MAC's
    * first `length` bytes are written right after them, and key and message are zeroed.

@@ -11,6 +11,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { HandshakeType } from '../constants.ts'
 import { defaultBackend, native, type CryptoBackend, type NativeBinding } from './native.ts'
 import type { HashName } from './suites.ts'
+import { Slabs } from '../slab.ts'
 
 /** The addon's hash functions, when it is loaded and exports them (not in FIPS mode). */
 type NativeHash = NativeBinding &
@@ -30,22 +31,36 @@ const SMALL_BYTES = 64
 const scratch = new Uint8Array(256)
 
 /**
- * States are carved out of shared 8 KiB slabs (as Buffer's pool does): one
- * off-heap array each would be an ArrayBuffer (a malloc, and work for V8's
- * sweeper) per handshake. A slab is freed once no transcript on it is left.
+ * States are pieces of shared slabs: one off-heap array each would be an ArrayBuffer
+ * (a malloc, and work for V8's sweeper) per handshake.
  */
-const SLAB_BYTES = 8192
-let slab = new Uint8Array(0)
-let slabUsed = 0
+const stateSlabs = new Slabs(8192)
 
-function stateArray(bytes: number): Uint8Array {
-  if (slabUsed + bytes > slab.length) {
-    slab = new Uint8Array(Math.max(SLAB_BYTES, bytes))
-    slabUsed = 0
+/**
+ * One spare state per thread for digests that must not advance a transcript
+ * (currentWith, hashOf): copied or initialised, advanced and digested within one call.
+ */
+let spare: Uint8Array | undefined
+
+function spareState(n: NativeHash): Uint8Array {
+  return (spare ??= stateSlabs.take(n.hashStateBytes))
+}
+
+/** Advances `state` over `data` (small data through the off-heap scratch array). */
+function updateState(n: NativeHash, hashLen: 32 | 48, state: Uint8Array, data: Uint8Array): void {
+  if (data.length > SMALL_BYTES) {
+    n.hashUpdate(hashLen, state, data)
+    return
   }
-  const s = slab.subarray(slabUsed, slabUsed + bytes)
-  slabUsed += bytes
-  return s
+  const small = scratch.subarray(0, data.length)
+  small.set(data)
+  n.hashUpdate(hashLen, state, small)
+}
+
+/** The digest of `state` so far, in an array of its own. */
+function digestState(n: NativeHash, hashLen: 32 | 48, state: Uint8Array): Uint8Array {
+  n.hashDigest(hashLen, state, scratch, 0)
+  return scratch.slice(0, hashLen)
 }
 
 export class Transcript {
@@ -61,7 +76,7 @@ export class Transcript {
     this.#hashLen = hashName === 'sha256' ? 32 : 48
     this.#native = nativeHash(backend)
     if (this.#native !== undefined) {
-      this.#state = stateArray(this.#native.hashStateBytes)
+      this.#state = stateSlabs.take(this.#native.hashStateBytes)
       this.#native.hashInit(this.#hashLen, this.#state)
     } else {
       this.#hash = createHash(hashName)
@@ -93,40 +108,25 @@ export class Transcript {
   /** Adds a whole handshake message (header included). */
   update(message: Uint8Array): void {
     const n = this.#native
-    if (n === undefined) {
-      ;(this.#hash as Hash).update(message)
-      return
-    }
-    if (message.length > SMALL_BYTES) {
-      n.hashUpdate(this.#hashLen, this.#state as Uint8Array, message)
-      return
-    }
-    const small = scratch.subarray(0, message.length)
-    small.set(message)
-    n.hashUpdate(this.#hashLen, this.#state as Uint8Array, small)
+    if (n === undefined) (this.#hash as Hash).update(message)
+    else updateState(n, this.#hashLen, this.#state as Uint8Array, message)
   }
 
   /** Transcript-Hash of everything added so far. */
   current(): Uint8Array {
     const n = this.#native
     if (n === undefined) return (this.#hash as Hash).copy().digest()
-    n.hashDigest(this.#hashLen, this.#state as Uint8Array, scratch, 0)
-    return scratch.slice(0, this.#hashLen)
+    return digestState(n, this.#hashLen, this.#state as Uint8Array)
   }
 
   /** Transcript-Hash of everything so far plus `extra`, without adding it. */
   currentWith(extra: Uint8Array): Uint8Array {
-    if (this.#native === undefined) return (this.#hash as Hash).copy().update(extra).digest()
-    const t = this.#fork()
-    t.update(extra)
-    return t.current()
-  }
-
-  /** A transcript with the same state (native backend). */
-  #fork(): Transcript {
-    const t = new Transcript(this.hashName, 'native')
-    ;(t.#state as Uint8Array).set(this.#state as Uint8Array)
-    return t
+    const n = this.#native
+    if (n === undefined) return (this.#hash as Hash).copy().update(extra).digest()
+    const s = spareState(n)
+    s.set(this.#state as Uint8Array)
+    updateState(n, this.#hashLen, s, extra)
+    return digestState(n, this.#hashLen, s)
   }
 }
 
@@ -136,8 +136,11 @@ export function hashOf(
   data: Uint8Array,
   backend: CryptoBackend = defaultBackend,
 ): Uint8Array {
-  if (nativeHash(backend) === undefined) return createHash(hashName).update(data).digest()
-  const t = new Transcript(hashName, backend)
-  t.update(data)
-  return t.current()
+  const n = nativeHash(backend)
+  if (n === undefined) return createHash(hashName).update(data).digest()
+  const hashLen = hashName === 'sha256' ? 32 : 48
+  const s = spareState(n)
+  n.hashInit(hashLen, s)
+  updateState(n, hashLen, s, data)
+  return digestState(n, hashLen, s)
 }

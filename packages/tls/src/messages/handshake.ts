@@ -7,6 +7,7 @@
 import { Writer } from '@outpost/wire'
 import { HandshakeType } from '../constants.ts'
 import { decodeError } from '../errors.ts'
+import { Slabs } from '../slab.ts'
 
 export interface HandshakeMessage {
   readonly type: number
@@ -24,30 +25,18 @@ let spareWriter: Writer | undefined = new Writer(2048)
 const MAX_SPARE_WRITER_BYTES = 16384
 
 /**
- * Encoded messages of up to MAX_SLAB_MESSAGE_BYTES are copied into pieces of shared
- * 8 KiB slabs, as Buffer's pool does: an array of more than 64 bytes of its own is
- * an ArrayBuffer (a malloc, and work for V8's sweeper), and a handshake sends
- * several such messages. They are public (they go to the peer) and never reused,
- * so a piece is as good as an array of its own; a slab is freed with its last piece.
+ * Encoded messages of up to 1 KiB are copied into pieces of shared slabs: a handshake
+ * sends several, and an array of its own each would be an ArrayBuffer. They are public
+ * (they go to the peer) and never reused, so a piece is as good as an array of its own.
  */
-const SLAB_BYTES = 8192
-const MAX_SLAB_MESSAGE_BYTES = 1024
-let slab = new Uint8Array(0)
-let slabUsed = 0
+const messageSlabs = new Slabs(1024)
 
 /**
  * A zero-filled array of `n` bytes for public data that is written once (messages,
  * the content a CertificateVerify signs), from a slab when it is small.
  */
 export function publicBytes(n: number): Uint8Array {
-  if (n > MAX_SLAB_MESSAGE_BYTES) return new Uint8Array(n)
-  if (slabUsed + n > slab.length) {
-    slab = new Uint8Array(SLAB_BYTES)
-    slabUsed = 0
-  }
-  const out = slab.subarray(slabUsed, slabUsed + n)
-  slabUsed += n
-  return out
+  return messageSlabs.take(n)
 }
 
 function copyOut(bytes: Uint8Array): Uint8Array {

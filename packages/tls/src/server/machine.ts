@@ -215,24 +215,18 @@ export class ServerConnection {
 
   /** Encrypts application data (RFC 8446 §5.1: records of at most 2^14 bytes). */
   write(data: Uint8Array): void {
-    if (this.#error !== undefined || this.#closeSent) {
-      throw new ConnectionClosedError('Cannot write: connection is closed')
-    }
-    if (this.#state.kind !== 'Traffic' || !this.#writer) {
-      throw new InternalError('Cannot write: handshake is not complete')
-    }
+    const writer = this.#applicationWriter()
     for (let at = 0; at < data.length; at += MAX_PLAINTEXT_BYTES) {
       const chunk = data.subarray(at, Math.min(data.length, at + MAX_PLAINTEXT_BYTES))
       const pad = this.#padFor(chunk.length)
       // A small record is sealed into one buffer (one AEAD update, one piece to
       // write); a large one as pieces, so its plaintext is not copied first.
       if (chunk.length < SEAL_IN_ONE_BUFFER_BELOW) {
-        this.#out.push(this.#writer.encrypt(ContentType.ApplicationData, chunk, pad))
+        this.#out.push(writer.encrypt(ContentType.ApplicationData, chunk, pad))
       } else {
-        this.#writer.encryptParts(ContentType.ApplicationData, chunk, pad, this.#out)
+        writer.encryptParts(ContentType.ApplicationData, chunk, pad, this.#out)
       }
-      if (this.#writer.seq >= AUTO_KEY_UPDATE_RECORDS)
-        this.#sendKeyUpdate(KeyUpdateRequest.update_not_requested)
+      this.#updateKeysWhenDue(writer)
     }
   }
 
@@ -248,14 +242,25 @@ export class ServerConnection {
       for (const p of pieces) this.write(p)
       return
     }
+    const writer = this.#applicationWriter()
+    this.#out.push(writer.encrypt(ContentType.ApplicationData, pieces, this.#padFor(total)))
+    this.#updateKeysWhenDue(writer)
+  }
+
+  /** The write keys for application data; throws when the connection cannot send any. */
+  #applicationWriter(): RecordEncrypter {
     if (this.#error !== undefined || this.#closeSent) {
       throw new ConnectionClosedError('Cannot write: connection is closed')
     }
     if (this.#state.kind !== 'Traffic' || !this.#writer) {
       throw new InternalError('Cannot write: handshake is not complete')
     }
-    this.#out.push(this.#writer.encrypt(ContentType.ApplicationData, pieces, this.#padFor(total)))
-    if (this.#writer.seq >= AUTO_KEY_UPDATE_RECORDS)
+    return this.#writer
+  }
+
+  /** KeyUpdate once the write key has sealed AUTO_KEY_UPDATE_RECORDS records (it stays the same object). */
+  #updateKeysWhenDue(writer: RecordEncrypter): void {
+    if (writer.seq >= AUTO_KEY_UPDATE_RECORDS)
       this.#sendKeyUpdate(KeyUpdateRequest.update_not_requested)
   }
 
