@@ -429,15 +429,29 @@ static int load_state(napi_env env, const bytes_t *state, size_t hlen, const cha
   return ok;
 }
 
+/*
+ * The arguments every hash* function starts with: argv gets `n` values, of which the
+ * first two are hashLength and the state; 0 after throwing.
+ */
+static int hash_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv,
+                     const char *what, const char *usage, size_t *hlen, bytes_t *state) {
+  size_t argc = n;
+  char msg[160];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < n) {
+    snprintf(msg, sizeof msg, "Cannot %s: expected %s", what, usage);
+    throw_type(env, msg);
+    return 0;
+  }
+  return hash_length(env, argv[0], what, hlen) && state_bytes(env, argv[1], what, state);
+}
+
 /* hashInit(hashLength, state): a fresh SHA-256 (32) or SHA-384 (48) state. */
 static napi_value hash_init(napi_env env, napi_callback_info info) {
-  size_t argc = 2, hlen;
+  size_t hlen;
   napi_value argv[2];
   bytes_t state;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 2) return throw_type(env, "Cannot init hash: expected (hashLength, state)");
-  if (!hash_length(env, argv[0], "init hash", &hlen) ||
-      !state_bytes(env, argv[1], "init hash", &state)) {
+  if (!hash_args(env, info, 2, argv, "init hash", "(hashLength, state)", &hlen, &state)) {
     return NULL;
   }
   sha_t c;
@@ -449,14 +463,11 @@ static napi_value hash_init(napi_env env, napi_callback_info info) {
 
 /* hashUpdate(hashLength, state, data): the state advanced over data. */
 static napi_value hash_update(napi_env env, napi_callback_info info) {
-  size_t argc = 3, hlen;
+  size_t hlen;
   napi_value argv[3];
   bytes_t state, data;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 3) return throw_type(env, "Cannot update hash: expected (hashLength, state, data)");
   sha_t c;
-  if (!hash_length(env, argv[0], "update hash", &hlen) ||
-      !state_bytes(env, argv[1], "update hash", &state) ||
+  if (!hash_args(env, info, 3, argv, "update hash", "(hashLength, state, data)", &hlen, &state) ||
       !get_bytes(env, argv[2], "update hash", "data", &data) ||
       !load_state(env, &state, hlen, "update hash", &c)) {
     return NULL;
@@ -469,16 +480,12 @@ static napi_value hash_update(napi_env env, napi_callback_info info) {
 
 /* hashDigest(hashLength, state, output, outputOffset): the digest so far; the state is unchanged. */
 static napi_value hash_digest(napi_env env, napi_callback_info info) {
-  size_t argc = 4, hlen;
+  size_t hlen;
   napi_value argv[4];
   bytes_t state;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4) {
-    return throw_type(env, "Cannot digest hash: expected (hashLength, state, output, outputOffset)");
-  }
   sha_t c;
-  if (!hash_length(env, argv[0], "digest hash", &hlen) ||
-      !state_bytes(env, argv[1], "digest hash", &state) ||
+  if (!hash_args(env, info, 4, argv, "digest hash", "(hashLength, state, output, outputOffset)",
+                 &hlen, &state) ||
       !load_state(env, &state, hlen, "digest hash", &c)) {
     return NULL;
   }
