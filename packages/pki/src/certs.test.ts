@@ -132,9 +132,16 @@ test('openssl verifies the chain and sees the SAN URIs', async (t) => {
   assert.match(text, /URI:urn:outpost:country:US/)
 })
 
-test('loadNodeCertificateAuthority() issues a node certificate for a key the node keeps', async () => {
-  const ca = await createCa({ commonName: 'Node CA', keyType: 'ecdsa-p384' })
-  const caCertPem = ca.certPem
+/** A node CA loaded from a new CA, and a P-256 key pair a node keeps. */
+async function nodeCaAndNodeKeys(
+  commonName: string,
+  keyType: 'ecdsa-p256' | 'ecdsa-p384',
+): Promise<{
+  caCertPem: string
+  nodeCa: Awaited<ReturnType<typeof loadNodeCertificateAuthority>>
+  keys: webcrypto.CryptoKeyPair
+}> {
+  const ca = await createCa({ commonName, keyType })
   const nodeCa = await loadNodeCertificateAuthority({
     certPem: ca.certPem,
     keyPem: Buffer.from(ca.keyPem),
@@ -143,6 +150,11 @@ test('loadNodeCertificateAuthority() issues a node certificate for a key the nod
     'sign',
     'verify',
   ])
+  return { caCertPem: ca.certPem, nodeCa, keys }
+}
+
+test('loadNodeCertificateAuthority() issues a node certificate for a key the node keeps', async () => {
+  const { caCertPem, nodeCa, keys } = await nodeCaAndNodeKeys('Node CA', 'ecdsa-p384')
   const id = { nodeId: 'edge-csr-1', region: 'eu-east', country: 'UA' }
   const signed = await nodeCa.issueNodeCertificate(keys.publicKey, id, 30)
   const [cert] = parseCertificates(signed.certPem)
@@ -160,15 +172,7 @@ test('loadNodeCertificateAuthority() issues a node certificate for a key the nod
 })
 
 test('serials are 16 octets with a non-zero, positive first octet, as the certificate carries them', async () => {
-  const ca = await createCa({ commonName: 'Serial CA', keyType: 'ecdsa-p256' })
-  const nodeCa = await loadNodeCertificateAuthority({
-    certPem: ca.certPem,
-    keyPem: Buffer.from(ca.keyPem),
-  })
-  const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
-    'sign',
-    'verify',
-  ])
+  const { nodeCa, keys } = await nodeCaAndNodeKeys('Serial CA', 'ecdsa-p256')
   const id = { nodeId: 'edge-serial', region: 'eu-east', country: 'UA' }
   // 1 in 128 serials started with 0x00 before; 300 certificates see one with p > 0.9.
   for (let i = 0; i < 300; i++) {

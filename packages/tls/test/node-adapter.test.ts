@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect as netConnect, createServer, type AddressInfo, type Server } from 'node:net'
-import { connect } from 'node:tls'
+import { connect, type TLSSocket } from 'node:tls'
 import { once } from 'node:events'
 import { createTlsServer } from '../src/node/server.ts'
 import { accept, ipBytes } from '../src/node/connection.ts'
@@ -32,6 +32,16 @@ before(async () => {
 after(() => {
   server.close()
 })
+
+/** A Node TLS client for test.example on `listening` (a server) or a port, trusting the test CA. */
+function connectClient(listening: Server | number): TLSSocket {
+  return connect({
+    host: '127.0.0.1',
+    port: typeof listening === 'number' ? listening : (listening.address() as AddressInfo).port,
+    servername: 'test.example',
+    ca: pki.ecdsaCa.certPem,
+  })
+}
 
 function rawSession(send?: Uint8Array): Promise<{ data: Buffer; ms: number }> {
   return new Promise((resolve) => {
@@ -64,12 +74,7 @@ test('accept() sends the alert and closes promptly on a non-TLS client', async (
 })
 
 test('end() sends close_notify after the data', async () => {
-  const s = connect({
-    host: '127.0.0.1',
-    port,
-    servername: 'test.example',
-    ca: pki.ecdsaCa.certPem,
-  })
+  const s = connectClient(port)
   let text = ''
   s.setEncoding('utf8')
   s.on('data', (d: string) => (text += d))
@@ -113,12 +118,7 @@ test('signNow is used instead of sign when a signer has it; a throwing signNow e
     srv.on('tlsClientError', () => undefined)
     srv.listen(0, '127.0.0.1')
     await once(srv, 'listening')
-    const s = connect({
-      host: '127.0.0.1',
-      port: (srv.address() as AddressInfo).port,
-      servername: 'test.example',
-      ca: pki.ecdsaCa.certPem,
-    })
+    const s = connectClient(srv)
     if (fail) {
       const [err] = (await once(s, 'error')) as [Error]
       assert.match(err.message, /internal error|alert number 80/i)
@@ -166,12 +166,7 @@ test('strings written in any encoding arrive as their bytes, before and after th
   })
   raw.listen(0, '127.0.0.1')
   await once(raw, 'listening')
-  const s = connect({
-    host: '127.0.0.1',
-    port: (raw.address() as AddressInfo).port,
-    servername: 'test.example',
-    ca: pki.ecdsaCa.certPem,
-  })
+  const s = connectClient(raw)
   const chunks: Buffer[] = []
   s.on('data', (d: Buffer) => chunks.push(d))
   await once(s, 'end')
