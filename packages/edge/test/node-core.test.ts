@@ -23,6 +23,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { clevisDecrypt, STATUS_EXIT } from '@outpost/custody'
+import { scanProcessMemory } from '@outpost/custody/testing'
 import { httpsGet, NodeProcess, startWorld } from './node-helpers.ts'
 
 const GRACE_S = 3
@@ -49,36 +50,6 @@ function find(file: string, needles: Record<string, Buffer>): Record<string, num
       }
       carry = Buffer.from(buf.subarray(Math.max(0, buf.length - max)))
       pos += n
-    }
-  } finally {
-    closeSync(fd)
-  }
-  return found
-}
-
-/** Which needles occur in the readable mappings of the running process `pid`. */
-function scanLive(pid: number, needles: Record<string, Buffer>): Set<string> {
-  const found = new Set<string>()
-  const max = Math.max(...Object.values(needles).map((x) => x.length))
-  const fd = openSync(`/proc/${pid}/mem`, 'r')
-  const chunk = Buffer.alloc(16 * 1024 * 1024)
-  try {
-    for (const l of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
-      if (!/^[0-9a-f]+-[0-9a-f]+ r/.test(l) || l.includes('[vvar]') || l.includes('[vsyscall]'))
-        continue
-      const [a, b] = (l.split(' ')[0] ?? '').split('-').map((x) => parseInt(x, 16))
-      for (let pos = a ?? 0; pos < (b ?? 0); pos += chunk.length - max) {
-        let n = 0
-        try {
-          n = readSync(fd, chunk, 0, Math.min(chunk.length, (b ?? 0) - pos), pos)
-        } catch {
-          break // unreadable (e.g. a guard page)
-        }
-        const view = chunk.subarray(0, n)
-        for (const [name, needle] of Object.entries(needles))
-          if (!found.has(name) && view.includes(needle)) found.add(name)
-        if (n < chunk.length) break
-      }
     }
   } finally {
     closeSync(fd)
@@ -191,7 +162,7 @@ test(
     // Positive control: while serving, the process holds the secrets (so the needles are
     // right). Read through /proc/PID/mem, which does not stop the process (gdb would, for
     // longer than the grace).
-    const live = scanLive(n.proc.pid ?? 0, {
+    const live = scanProcessMemory(n.proc.pid ?? 0, {
       'identity PEM body': pemBody,
       'cache key': cacheKey,
       ...stekNeedles,

@@ -24,6 +24,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
+import { aes256GcmOnce } from '@outpost/tls'
 import { ctEqual, toHex, fromHex } from '@outpost/wire'
 import { KeyServerError, ShareError } from './errors.ts'
 import {
@@ -361,14 +362,12 @@ export class DirectoryKeystore implements Keystore {
         const file = JSON.parse(readFileSync(join(dir, name), 'utf8')) as KeyFile
         const policy = parseKeyPolicy(file.policy)
         const blob = Buffer.from(file.sealed, 'base64')
-        const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(file.iv, 'base64'))
-        decipher.setAAD(aadOf(file.ski, file.type, file.policy))
-        decipher.setAuthTag(blob.subarray(blob.length - 16))
-        const head = decipher.update(blob.subarray(0, blob.length - 16))
-        const tail = decipher.final()
-        plain = Buffer.concat([head, tail])
-        head.fill(0)
-        tail.fill(0)
+        plain = openSealed(
+          kek,
+          Buffer.from(file.iv, 'base64'),
+          aadOf(file.ski, file.type, file.policy),
+          blob,
+        )
         const soft = loadSoftwareKey(plain)
         if (soft.skiHex !== file.ski || soft.type !== file.type)
           throw new Error('SKI or type does not match the key')
@@ -379,5 +378,37 @@ export class DirectoryKeystore implements Keystore {
         plain?.fill(0)
       }
     }
+  }
+}
+
+const NOT_AUTHENTIC = 'the sealed key does not authenticate (tampered file or policy)'
+
+/**
+ * Opens a sealed key file's blob (ciphertext ‖ 16-byte tag) into a new Buffer that the
+ * caller zeroes. The native addon decrypts straight into that Buffer. A Decipher's update()
+ * (the fallback without the addon) decrypts into input + 1 bytes and copies the result into
+ * an exact-size buffer, freeing the first uncleared: a copy of the key's DER stays in freed
+ * native memory until something reuses it, past `seal`.
+ */
+function openSealed(kek: Uint8Array, iv: Uint8Array, aad: Uint8Array, blob: Buffer): Buffer {
+  if (blob.length < 16) throw new Error('sealed blob shorter than its tag')
+  if (aes256GcmOnce !== undefined) {
+    const out = Buffer.alloc(blob.length - 16)
+    if (!aes256GcmOnce.open(kek, iv, aad, blob, out, 0)) throw new Error(NOT_AUTHENTIC)
+    return out
+  }
+  const decipher = createDecipheriv('aes-256-gcm', kek, iv)
+  decipher.setAAD(aad)
+  decipher.setAuthTag(blob.subarray(blob.length - 16))
+  const head = decipher.update(blob.subarray(0, blob.length - 16))
+  try {
+    decipher.final()
+    const out = Buffer.alloc(head.length)
+    head.copy(out)
+    return out
+  } catch {
+    throw new Error(NOT_AUTHENTIC)
+  } finally {
+    head.fill(0)
   }
 }

@@ -338,7 +338,7 @@ export async function clevisDecrypt(jwe: string, opts: FetchOptions = {}): Promi
   else if (pin === 'sss') cek = await recoverSss(parseSss(parsed.header), opts)
   else throw new JoseError(`Cannot decrypt JWE: unsupported clevis pin ${JSON.stringify(pin)}`)
   try {
-    return a256gcmDecrypt(cek, parsed, Buffer.from(parsed.protectedB64, 'ascii'))
+    return await a256gcmDecrypt(cek, parsed, Buffer.from(parsed.protectedB64, 'ascii'))
   } finally {
     cek.fill(0)
   }

@@ -4,7 +4,7 @@
  * noble so no private KeyObject outlives the call), the RFC 7518 §4.6.2 Concat KDF
  * and A256GCM. Public values may be strings; private scalars are always bytes.
  */
-import { createCipheriv, createDecipheriv, createHash, createPublicKey, verify } from 'node:crypto'
+import { createCipheriv, createHash, createPublicKey, verify, webcrypto } from 'node:crypto'
 import { p521 } from '@noble/curves/nist.js'
 import { JoseError } from '../errors.ts'
 
@@ -206,20 +206,26 @@ export function a256gcmEncrypt(
   return { iv, ciphertext, tag: c.getAuthTag() }
 }
 
-export function a256gcmDecrypt(key: Uint8Array, g: GcmOut, aad: Uint8Array): Buffer {
+/**
+ * Opens an A256GCM JWE payload. WebCrypto, not createDecipheriv: a Decipher's update()
+ * allocates input + 1 bytes, decrypts into them and copies the result into an exact-size
+ * buffer, freeing the first without clearing it, so the plaintext (the node's identity
+ * key) stayed in freed native memory. WebCrypto decrypts into one buffer that OpenSSL
+ * clears when it is freed; the caller zeroes the returned Buffer when done.
+ */
+export async function a256gcmDecrypt(key: Uint8Array, g: GcmOut, aad: Uint8Array): Promise<Buffer> {
   if (g.tag.length !== 16) throw new JoseError('Cannot decrypt JWE: tag is not 16 bytes')
-  const d = createDecipheriv('aes-256-gcm', key, g.iv)
-  d.setAAD(aad)
-  d.setAuthTag(g.tag)
-  const first = d.update(g.ciphertext)
+  const k = await webcrypto.subtle.importKey('raw', key, 'AES-GCM', false, ['decrypt'])
+  const sealed = Buffer.concat([g.ciphertext, g.tag])
+  let plain: ArrayBuffer
   try {
-    const last = d.final()
-    const out = Buffer.concat([first, last])
-    first.fill(0)
-    last.fill(0)
-    return out
+    plain = await webcrypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: g.iv, additionalData: aad, tagLength: 128 },
+      k,
+      sealed,
+    )
   } catch (e) {
-    first.fill(0)
     throw new JoseError('Cannot decrypt JWE: authentication failed', { cause: e })
   }
+  return Buffer.from(plain)
 }
