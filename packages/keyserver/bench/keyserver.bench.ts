@@ -19,6 +19,11 @@
  *
  * Each key server cell is compared with a raw run of the same length made
  * right before it (the machine is shared, and its load moves between cells).
+ * With the native addon loaded the key server signs ECDSA on its EcSigner (ADR 0013),
+ * not with crypto.sign: the ECDSA cells also measure that primitive alone in each round
+ * ("key server's primitive" rows, and "key server ÷ its own primitive" under the table),
+ * so the part of the ratio that is the faster primitive is shown apart from the server.
+ *
  * Below the table: the transport-floor bound. A signature through the key
  * server costs at least the raw signature plus the server's CPU per ping (TLS
  * records, padded frames both ways, socket I/O, no handler), so
@@ -39,7 +44,7 @@ import { performance } from 'node:perf_hooks'
 import { fork } from 'node:child_process'
 import { KeylessClient, Op, skiOf, type Operation } from '@outpost/keyless'
 import { createCa, issueNodeCert, issueServerCert } from '@outpost/pki'
-import { SERVER_CERTIFICATE_VERIFY_PREFIX, initKeystore } from '@outpost/keyserver'
+import { SERVER_CERTIFICATE_VERIFY_PREFIX, initKeystore, softwareKeyFrom } from '@outpost/keyserver'
 import { KEY_SERVER_NODE_FLAGS } from '@outpost/keyserver/node-flags'
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2)
@@ -66,6 +71,7 @@ type Measured = {
 type RawResult = ReturnType<typeof rawBench>
 interface Round {
   raw: RawResult | undefined
+  primitive: RawResult | undefined
   r: Awaited<ReturnType<typeof loadBench>>
   m: Measured
   cpuUs: number
@@ -79,6 +85,12 @@ interface Case {
   op: (ski: Uint8Array) => Operation
   /** The baseline; undefined for the transport-only ping row. */
   raw: (() => void) | undefined
+  /**
+   * The key server's own signing primitive when it is not the baseline (ECDSA on the
+   * native addon's EcSigner): measured beside it, so the table shows how much of the
+   * ratio is the primitive and how much the server around it.
+   */
+  primitive?: () => void
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -172,18 +184,22 @@ async function main(): Promise<void> {
     const ed = generateKeyPairSync('ed25519').privateKey
     const content = new Uint8Array([...SERVER_CERTIFICATE_VERIFY_PREFIX, ...randomBytes(32)])
     const digest = createHash('sha256').update(content).digest()
+    // What the key server signs P-256 with (the addon's EcSigner; undefined without it).
+    const p256Signer = softwareKeyFrom(p256).signer
     const cases: Case[] = [
       {
         name: 'ECDSA P-256 context-bound (0x40)',
         key: p256,
         op: (ski) => ({ opcode: Op.SignTls13, ski, payload: content, signatureScheme: 0x0403 }),
         raw: () => sign('sha256', content, p256),
+        ...(p256Signer ? { primitive: () => p256Signer.signContent('sha256', content) } : {}),
       },
       {
         name: 'ECDSA P-256 digest (0x15)',
         key: p256,
         op: (ski) => ({ opcode: Op.EcdsaSignSha256, ski, payload: digest }),
         raw: () => sign('sha256', content, p256),
+        ...(p256Signer ? { primitive: () => p256Signer.signDigest(digest) } : {}),
       },
       {
         name: 'RSA-2048 PSS digest (0x35)',
@@ -267,6 +283,7 @@ async function main(): Promise<void> {
     // transport floor (ping row) CPU per operation at each connection count.
     const rawP256Cpu: number[] = []
     const pingCpu = new Map<number, number>()
+    const ownPrimitive: string[] = []
     const load0 = loadavg()
     process.stderr.write(
       `keyserver bench: ${ROUNDS} rounds of ${SECONDS} s raw + ${SECONDS} s key server per cell, after ${WARMUP_SECONDS} s of unmeasured load per operation, ${IN_FLIGHT} requests in flight\n`,
@@ -304,17 +321,18 @@ async function main(): Promise<void> {
         const rounds: Round[] = []
         for (let i = 0; i < ROUNDS; i++) {
           const raw = c.raw === undefined ? undefined : rawBench(c.raw)
+          const primitive = c.primitive === undefined ? undefined : rawBench(c.primitive)
           serverProcess.send('mark')
           await next('marked')
           const r = await loadBench(clients, op)
           serverProcess.send('measure')
           const m = (await next('measured')) as Measured
           const cpuUs = (m.cpu.user + m.cpu.system) / Math.max(r.count, 1)
-          rounds.push({ raw, r, m, cpuUs, ratioCpu: raw ? raw.cpuUs / cpuUs : -cpuUs })
+          rounds.push({ raw, primitive, r, m, cpuUs, ratioCpu: raw ? raw.cpuUs / cpuUs : -cpuUs })
         }
         for (const cl of clients) await cl.close()
         const byRatio = [...rounds].sort((a, b) => a.ratioCpu - b.ratioCpu)
-        const { raw, r, m, cpuUs } = byRatio[Math.floor(byRatio.length / 2)] as Round
+        const { raw, primitive, r, m, cpuUs } = byRatio[Math.floor(byRatio.length / 2)] as Round
         const majorGcs = rounds.reduce((n, x) => n + x.m.majorGcs, 0)
         const spread =
           raw && rounds.length > 1
@@ -335,6 +353,24 @@ async function main(): Promise<void> {
             '1.00',
           ])
           results.push({ case: c.name, mode: 'raw', beside: conns, ...raw })
+          if (primitive !== undefined) {
+            rows.push([
+              c.name,
+              `key server's primitive (addon EcSigner), 1 thread (beside ${conns} conn)`,
+              primitive.ops.toFixed(0),
+              primitive.p50.toFixed(3),
+              primitive.p99.toFixed(3),
+              primitive.cpuUs.toFixed(1),
+              '-',
+              '-',
+              (primitive.ops / raw.ops).toFixed(2),
+              (raw.cpuUs / primitive.cpuUs).toFixed(2),
+            ])
+            results.push({ case: c.name, mode: 'primitive', beside: conns, ...primitive })
+            ownPrimitive.push(
+              `${c.name}, ${conns} conn: key server ÷ its own primitive (CPU) ${(primitive.cpuUs / cpuUs).toFixed(2)}`,
+            )
+          }
         } else {
           pingCpu.set(conns, cpuUs)
         }
@@ -365,6 +401,7 @@ async function main(): Promise<void> {
           ratioCpu: raw ? raw.cpuUs / cpuUs : null,
           rounds: rounds.map((x) => ({
             rawCpuUs: x.raw?.cpuUs ?? null,
+            primitiveCpuUs: x.primitive?.cpuUs ?? null,
             cpuUs: x.cpuUs,
             majorGcs: x.m.majorGcs,
             ratioCpu: x.raw ? x.ratioCpu : null,
@@ -396,6 +433,11 @@ async function main(): Promise<void> {
         `key server process: node ${serverProcess.spawnargs.slice(1, -1).join(' ') || '(no flags)'}\n\n`,
     )
     process.stdout.write(lines.join('\n') + '\n')
+    process.stdout.write(
+      p256Signer
+        ? `key server ECDSA: the native addon's EcSigner (OpenSSL, signing context set up once per key)\n${ownPrimitive.join('\n')}\n`
+        : 'key server ECDSA: node:crypto sign() and @noble/curves (the native addon is not loaded)\n',
+    )
     // Upper bound from the transport floor: a context-bound signature through
     // the key server costs at least the raw signature plus what the server
     // spends on a ping (TLS records, padded frames, socket I/O, no handler).

@@ -22,7 +22,7 @@ export type { InitOptions, ShareProgress } from './sealed-keystore.ts'
 export { Pkcs11Keystore } from './pkcs11-keystore.ts'
 export type { Pkcs11Options } from './pkcs11-keystore.ts'
 export type { Keystore, KeystoreKey, KeyListing, SealStatus } from './keystore.ts'
-export { KeyType, loadSoftwareKey } from './keys.ts'
+export { KeyType, loadSoftwareKey, softwareKeyFrom } from './keys.ts'
 export {
   performOperation,
   softwareBackend,

@@ -3,6 +3,7 @@
  * client names them by (docs keyless-wire-format §1.7).
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+import { nativeEcSigner, type EcSigner } from '@outpost/tls'
 import { Reader, toHex } from '@outpost/wire'
 import { skiOf } from './_keyless.ts'
 import { derTlv } from './_der.ts'
@@ -28,6 +29,11 @@ export interface SoftwareKey {
   readonly modulusBits: number
   /** The EC private scalar (big-endian, field-sized) for digest signing; zeroised by {@link wipeSoftwareKey}. */
   readonly scalar: Uint8Array | undefined
+  /**
+   * EC keys, when the native addon is loaded: the key in OpenSSL with its signing context
+   * set up once (ADR 0013); freed by {@link wipeSoftwareKey}.
+   */
+  readonly signer: EcSigner | undefined
 }
 
 /** Detects the key type; throws for anything the key server does not sign with. */
@@ -81,6 +87,8 @@ export function softwareKeyFrom(privateKey: KeyObject): SoftwareKey {
   const type = keyTypeOf(privateKey)
   const publicKey = createPublicKey(privateKey)
   const ski = skiOf(publicKey)
+  const ec = type === KeyType.EcdsaP256 || type === KeyType.EcdsaP384
+  const scalar = ec ? ecScalarOf(privateKey, type === KeyType.EcdsaP256 ? 32 : 48) : undefined
   return {
     type,
     ski,
@@ -88,11 +96,26 @@ export function softwareKeyFrom(privateKey: KeyObject): SoftwareKey {
     privateKey,
     publicKey,
     modulusBits: type === KeyType.Rsa ? (privateKey.asymmetricKeyDetails?.modulusLength ?? 0) : 0,
-    scalar:
-      type === KeyType.EcdsaP256 || type === KeyType.EcdsaP384
-        ? ecScalarOf(privateKey, type === KeyType.EcdsaP256 ? 32 : 48)
-        : undefined,
+    scalar,
+    signer:
+      scalar === undefined
+        ? undefined
+        : nativeEcSigner(
+            type === KeyType.EcdsaP256 ? 'P-256' : 'P-384',
+            scalar,
+            ecPointOf(publicKey),
+          ),
   }
+}
+
+/** The uncompressed point 04 ‖ x ‖ y of an EC public key (public: a JWK is fine here). */
+function ecPointOf(key: KeyObject): Buffer {
+  const { x, y } = key.export({ format: 'jwk' })
+  return Buffer.concat([
+    Buffer.of(4),
+    Buffer.from(x ?? '', 'base64url'),
+    Buffer.from(y ?? '', 'base64url'),
+  ])
 }
 
 /** Reads d out of the SEC1 ECPrivateKey (RFC 5915 §3), left-padded to `size` bytes. */
@@ -114,6 +137,7 @@ function ecScalarOf(key: KeyObject, size: number): Uint8Array {
 /** Zeroises what can be zeroised; KeyObjects are released to the collector. */
 export function wipeSoftwareKey(key: SoftwareKey): void {
   key.scalar?.fill(0)
+  key.signer?.free()
 }
 
 /** PKCS#8 DER of the key, for sealing. The caller zeroises the result. */

@@ -290,13 +290,18 @@ function guarded(fn: () => Uint8Array): Uint8Array {
   }
 }
 
-/** A backend over a key in this process: node:crypto, and @noble/curves for bare-digest ECDSA. */
+/**
+ * A backend over a key in this process. ECDSA signs on the native addon's key when it is
+ * loaded (key.signer, ADR 0013), else with node:crypto (content) and @noble/curves (bare
+ * digests, which node:crypto cannot sign); RSA and Ed25519 with node:crypto.
+ */
 const precomputed = new Set<typeof p256>()
 
 export function softwareBackend(key: SoftwareKey): KeyBackend {
-  const { privateKey } = key
+  const { privateKey, signer } = key
   const curve = key.type === KeyType.EcdsaP384 ? p384 : p256
   if (
+    signer === undefined &&
     (key.type === KeyType.EcdsaP256 || key.type === KeyType.EcdsaP384) &&
     !precomputed.has(curve)
   ) {
@@ -322,6 +327,7 @@ export function softwareBackend(key: SoftwareKey): KeyBackend {
       }),
     ecdsaDigest: (digest) =>
       guarded(() => {
+        if (signer !== undefined) return signer.signDigest(digest)
         const scalar = key.scalar
         if (scalar === undefined) cryptoFailed('Cannot sign digest: no EC scalar (key wiped)')
         return curve.sign(digest, scalar, {
@@ -346,6 +352,8 @@ export function softwareBackend(key: SoftwareKey): KeyBackend {
           })
         }
         if (key.type === KeyType.Ed25519) return nodeSign(null, content, privateKey)
+        if (signer !== undefined)
+          return signer.signContent(hash === 'sha384' ? 'sha384' : 'sha256', content)
         return nodeSign(hash ?? 'sha256', content, privateKey)
       } catch (e) {
         throw cryptoError(e)

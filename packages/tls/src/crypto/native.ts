@@ -44,6 +44,14 @@ type AeadOnce = (
   outputOffset: number,
 ) => number
 
+export interface NativeEcSigner {
+  /** DER signature bytes of ECDSA over SHA-256 (32) / SHA-384 (48) of data, or over data as the digest (0). */
+  sign(hashLength: 0 | 32 | 48, data: Uint8Array, output: Uint8Array, outputOffset: number): number
+  readonly maxSignatureBytes: number
+  /** Frees the key now (OpenSSL clears the scalar); sign() then throws. */
+  free(): void
+}
+
 export interface NativeBinding {
   /** Derives the write key and IV from `trafficSecret` (RFC 8446 §7.3) in C. */
   readonly Aead: new (
@@ -96,6 +104,15 @@ export interface NativeBinding {
     output: Uint8Array,
     outputOffset: number,
   ) => void
+  /**
+   * An ECDSA key built from its scalar and uncompressed public point (checked to be a
+   * pair), with a signing context set up once.
+   */
+  readonly EcSigner: new (
+    curve: 'P-256' | 'P-384',
+    scalar: Uint8Array,
+    publicPoint: Uint8Array,
+  ) => NativeEcSigner
   /** OpenSSL's version text, e.g. "OpenSSL 3.5.8 25 Aug 2026". */
   readonly openssl: string
   /** The exports' version (OUTPOST_TLS_INTERFACE in the C source); absent before version 2. */
@@ -107,7 +124,7 @@ export interface NativeBinding {
  * without `npm install`, which rebuilds it) lacks functions or takes other arguments, so it
  * is not used: a warning names the fix, and the code runs on node:crypto.
  */
-export const ADDON_INTERFACE = 2
+export const ADDON_INTERFACE = 3
 
 /** Why `binding` cannot serve this code, or undefined when it can. */
 export function staleAddonReason(binding: { interfaceVersion?: unknown }): string | undefined {
