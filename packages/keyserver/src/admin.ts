@@ -1,10 +1,13 @@
 /**
  * The local admin API: HTTP/1.1 over a Unix socket created with mode 0600, so
  * only the key server's user can seal, unseal, import keys or revoke nodes.
- * There is no network listener. Secrets (shares, keys) travel as raw request
- * bodies and are read into Buffers, never into JS strings.
+ * There is no network listener. Secrets (shares, keys) are read into Buffers, never
+ * into JS strings, and the CLI sends them sealed to a one-time transport key
+ * (admin-transport.ts), so node's I/O buffers never hold them in plaintext; a
+ * plaintext body (curl) is still accepted.
  *
  *   GET  /v1/status             seal state and progress
+ *   POST /v1/transport          body: X25519 public key -> one-time transport key
  *   POST /v1/unseal             body: one share  -> progress
  *   POST /v1/seal               wipe every key from memory
  *   GET  /v1/keys               SKI, type and policy of every key
@@ -15,6 +18,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { createServer, request, type IncomingMessage, type Server } from 'node:http'
 import { dirname } from 'node:path'
+import { sealForTransport, TRANSPORT_HEADER, TransportKeys } from './admin-transport.ts'
 import { KeyServerError } from './errors.ts'
 
 const MAX_BODY = 64 * 1024
@@ -76,9 +80,17 @@ export async function serveAdmin(path: string, routes: AdminRoutes): Promise<Ser
     }
     unlinkSync(path)
   }
+  const transport = new TransportKeys()
+  /** The request's secret payload: opened if it came sealed (admin-transport.ts), else the body. */
+  const opened = async (req: IncomingMessage, route: string, body: Buffer): Promise<Buffer> => {
+    const id = req.headers[TRANSPORT_HEADER]
+    if (typeof id !== 'string') return body
+    return transport.open(id, route, body)
+  }
   const server = createServer((req, res) => {
     void (async () => {
       let body: Buffer | undefined
+      let secret: Buffer | undefined
       try {
         const route = `${req.method ?? ''} ${req.url ?? ''}`
         let out: unknown
@@ -86,12 +98,18 @@ export async function serveAdmin(path: string, routes: AdminRoutes): Promise<Ser
           case 'GET /v1/status':
             out = routes.status()
             break
+          case 'POST /v1/transport':
+            body = await readBody(req)
+            out = transport.offer(body)
+            break
           case 'POST /v1/unseal':
             body = await readBody(req)
-            out = routes.unseal(body)
+            secret = await opened(req, route, body)
+            out = routes.unseal(secret)
             break
           case 'POST /v1/seal':
-            out = routes.seal()
+            transport.clear()
+            out = await routes.seal()
             break
           case 'GET /v1/keys':
             out = routes.listKeys()
@@ -101,7 +119,8 @@ export async function serveAdmin(path: string, routes: AdminRoutes): Promise<Ser
             const policy: unknown =
               typeof header === 'string' && header !== '' ? JSON.parse(header) : {}
             body = await readBody(req)
-            out = routes.importKey(body, policy)
+            secret = await opened(req, route, body)
+            out = routes.importKey(secret, policy)
             break
           }
           case 'GET /v1/revocations':
@@ -132,6 +151,7 @@ export async function serveAdmin(path: string, routes: AdminRoutes): Promise<Ser
         )
       } finally {
         body?.fill(0)
+        secret?.fill(0)
       }
     })()
   })
@@ -155,6 +175,9 @@ export async function serveAdmin(path: string, routes: AdminRoutes): Promise<Ser
     }
   })
   chmodSync(path, 0o600)
+  server.on('close', () => {
+    transport.clear()
+  })
   return server
 }
 
@@ -197,5 +220,36 @@ export function adminRequest(
     req.on('timeout', () => req.destroy(new Error(`admin request to ${socketPath} timed out`)))
     req.on('error', reject)
     req.end(body)
+  })
+}
+
+/**
+ * A request whose body is a secret (a share, a private key), sealed to a one-time transport
+ * key first (admin-transport.ts): POST /v1/transport, then the request itself.
+ */
+export async function sealedAdminRequest(
+  socketPath: string,
+  method: string,
+  path: string,
+  secret: Uint8Array,
+  headers: Record<string, string> = {},
+): Promise<AdminResponse> {
+  let refused: AdminResponse | undefined
+  const sealed = await sealForTransport(`${method} ${path}`, secret, async (clientPublic) => {
+    const r = await adminRequest(socketPath, 'POST', '/v1/transport', clientPublic)
+    const b = r.body as { id?: unknown; publicKey?: unknown }
+    if (r.status !== 200 || typeof b.id !== 'string' || typeof b.publicKey !== 'string') {
+      refused = r
+      throw new Error('transport refused')
+    }
+    return { id: b.id, publicKey: b.publicKey }
+  }).catch((e: unknown) => {
+    if (refused !== undefined) return undefined
+    throw e
+  })
+  if (sealed === undefined) return refused as AdminResponse
+  return adminRequest(socketPath, method, path, sealed.body, {
+    ...headers,
+    [TRANSPORT_HEADER]: sealed.id,
   })
 }

@@ -9,7 +9,7 @@ import { UsageError, flag, str, type Command, type RunArgs, untilSignal } from '
 import { parseConfigText } from '@outpost/config'
 import { fromHex } from '@outpost/wire'
 import { KeylessClient, KeylessError, Op, type Operation } from './_keyless.ts'
-import { adminRequest } from './admin.ts'
+import { adminRequest, sealedAdminRequest } from './admin.ts'
 import { verifyAuditFile } from './audit.ts'
 import { loadKeyServerConfig } from './config.ts'
 import { KeyServerError } from './errors.ts'
@@ -45,11 +45,15 @@ async function admin(
   path: string,
   body?: Uint8Array,
   headers?: Record<string, string>,
+  secret = false,
 ): Promise<unknown> {
   const sock = socketPath(a)
   let res
   try {
-    res = await adminRequest(sock, method, path, body, headers)
+    res =
+      secret && body !== undefined
+        ? await sealedAdminRequest(sock, method, path, body, headers)
+        : await adminRequest(sock, method, path, body, headers)
   } catch (e) {
     throw new UsageError(
       `Cannot reach the key server's admin socket ${sock}: ${(e as Error).message}`,
@@ -165,7 +169,7 @@ const unsealCmd: Command = {
     const arg = a.positionals[0]
     const share = arg === undefined || arg === '-' ? await readStdin() : Buffer.from(arg)
     try {
-      const r = (await admin(a, 'POST', '/v1/unseal', share)) as {
+      const r = (await admin(a, 'POST', '/v1/unseal', share, {}, true)) as {
         sealed: boolean
         progress: number
         threshold: number
@@ -238,9 +242,14 @@ const keysCmd: Command = {
         try {
           json(
             a,
-            await admin(a, 'POST', '/v1/keys', keyBytes, {
-              'x-outpost-policy': JSON.stringify(policy),
-            }),
+            await admin(
+              a,
+              'POST',
+              '/v1/keys',
+              keyBytes,
+              { 'x-outpost-policy': JSON.stringify(policy) },
+              true,
+            ),
           )
         } finally {
           keyBytes.fill(0)

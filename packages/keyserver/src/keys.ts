@@ -126,7 +126,9 @@ function ecScalarOf(key: KeyObject, size: number): Uint8Array {
     derTlv(seq, 0x02, 'version')
     const d = derTlv(seq, 0x04, 'privateKey').rest()
     if (d.length > size) throw new RangeError('Cannot decode ECPrivateKey: scalar too long')
-    const out = new Uint8Array(size)
+    // Off the V8 heap: a typed array this small would live in it, where the GC copies
+    // objects (leaving the old bytes behind) and native calls copy it out.
+    const out = new Uint8Array(new ArrayBuffer(size))
     out.set(d, size - d.length)
     return out
   } finally {

@@ -30,6 +30,7 @@ import { RevocationList } from './revocations.ts'
 import { feedFromFiles } from './revocation-feed.ts'
 import { DirectoryKeystore, type ShareProgress } from './sealed-keystore.ts'
 import { Pkcs11Keystore } from './pkcs11-keystore.ts'
+import { releaseDroppedKeys } from './memory.ts'
 
 /** TLS 1.2 suites offered to existing keyless clients (gokeyless, C keyless). */
 export const TLS12_CIPHERS = 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384'
@@ -54,8 +55,12 @@ export interface KeyServer {
   readonly config: KeyServerConfig
   /** Stops listening, closes connections, seals, flushes the audit log. */
   close(): Promise<void>
-  /** Wipes every key from memory (directory keystore). */
-  seal(): void
+  /**
+   * Wipes every key from memory (directory keystore): the keystore drops and zeroes its
+   * keys at once (throws for keystores that cannot seal); the promise settles once what
+   * held them has been collected and the C heap trimmed (memory.ts).
+   */
+  seal(): Promise<void>
   /** Adds one share; unseals when the threshold is reached. */
   unseal(share: string | Uint8Array): ShareProgress
   status(): KeyServerStatus
@@ -387,7 +392,9 @@ export async function startKeyServer(
       seal() {
         requireDirectory('seal').seal()
         updateSealGauge()
-        log.warn('keystore sealed: every key was wiped from memory')
+        return releaseDroppedKeys().then((trimmed) => {
+          log.warn({ heapTrimmed: trimmed }, 'keystore sealed: every key was wiped from memory')
+        })
       },
       unseal(share) {
         const bytes = typeof share === 'string' ? Buffer.from(share) : share
@@ -431,8 +438,8 @@ export async function startKeyServer(
     const admin = await serveAdmin(config.adminSocket, {
       status: () => server.status(),
       unseal: (share) => server.unseal(share),
-      seal: () => {
-        server.seal()
+      seal: async () => {
+        await server.seal()
         return server.status()
       },
       listKeys: () => server.listKeys(),

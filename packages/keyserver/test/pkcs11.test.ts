@@ -193,6 +193,6 @@ test('startKeyServer() serves keys from a PKCS#11 token over mTLS, with per-SKI 
     (e: unknown) => e instanceof KeylessRemoteError && e.remoteCode === ErrorCode.PolicyDenied,
   )
   assert.throws(() => {
-    f.server.seal()
+    void f.server.seal()
   }, /does not support it/)
 })

@@ -148,7 +148,7 @@ test('key server: sealed start, unseal over the admin socket, import, sign, poli
   assert.ok(verify('sha256', content, { key: pub, dsaEncoding: 'der' }, again.payload!))
 
   // Wrong shares are detected and reported.
-  f.server.seal()
+  await f.server.seal()
   const other = await admin(f, 'POST', '/v1/unseal', Buffer.from('oks1-01-' + '00'.repeat(32)))
   assert.equal(other.status, 200)
   const bad = await admin(f, 'POST', '/v1/unseal', Buffer.from(f.shares[1]!))

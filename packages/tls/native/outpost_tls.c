@@ -64,6 +64,11 @@
  *   signer.maxSignatureBytes
  *   signer.free()
  *       Frees the key now (OpenSSL clears the scalar); also done on GC.
+ *   mallocTrim() -> boolean   (glibc only)
+ *       malloc_trim(0): gives every whole free page of the C heap back to the kernel
+ *       (MADV_DONTNEED), so freed buffers that held secrets (I/O buffers of node's
+ *       HTTP and stream code, which nobody clears) are gone, not merely free. The key
+ *       server calls it when it seals.
  *
  * Every length, offset and sequence number is checked here before anything is
  * written; a bad argument is a TypeError or RangeError, an OpenSSL failure an
@@ -1243,6 +1248,16 @@ static napi_value ec_signer_free(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ------------------------------------------------------------ free memory -- */
+
+#ifdef __GLIBC__
+#include <malloc.h>
+static napi_value malloc_trim_now(napi_env env, napi_callback_info info) {
+  (void)info;
+  return make_bool(env, malloc_trim(0) == 1);
+}
+#endif
+
 /* ------------------------------------------------------------------ init -- */
 
 NAPI_MODULE_INIT() {
@@ -1300,6 +1315,13 @@ NAPI_MODULE_INIT() {
       return NULL;
     }
   }
+#ifdef __GLIBC__
+  if (napi_create_function(env, "mallocTrim", NAPI_AUTO_LENGTH, malloc_trim_now, NULL, &fn) !=
+          napi_ok ||
+      napi_set_named_property(env, exports, "mallocTrim", fn) != napi_ok) {
+    return NULL;
+  }
+#endif
   if (napi_create_function(env, "x25519", NAPI_AUTO_LENGTH, x25519, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "x25519", fn) != napi_ok) {
     return NULL;

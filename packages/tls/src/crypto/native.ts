@@ -113,6 +113,8 @@ export interface NativeBinding {
     scalar: Uint8Array,
     publicPoint: Uint8Array,
   ) => NativeEcSigner
+  /** glibc's malloc_trim(0): whole free pages of the C heap back to the kernel (absent elsewhere). */
+  readonly mallocTrim?: () => boolean
   /** OpenSSL's version text, e.g. "OpenSSL 3.5.8 25 Aug 2026". */
   readonly openssl: string
   /** The exports' version (OUTPOST_TLS_INTERFACE in the C source); absent before version 2. */
