@@ -202,7 +202,7 @@ test('up() runs the edge as an enrolled node of the control plane; the site key 
     assert.equal(d3.keyServer.listKeys().length, 1)
     assert.equal((await get(d3.edgePort, ca())).status, 200)
     // Sealing the key server makes new full handshakes fail.
-    d3.keyServer.seal()
+    await d3.keyServer.seal()
     await assert.rejects(get(d3.edgePort, ca()))
   } finally {
     await d3.close()

@@ -93,6 +93,22 @@ interface Case {
   primitive?: () => void
 }
 
+/** A table row for a signing loop in this process, with its ratios to the raw loop `raw`. */
+function loopRow(name: string, where: string, r: RawResult, raw: RawResult): string[] {
+  return [
+    name,
+    where,
+    r.ops.toFixed(0),
+    r.p50.toFixed(3),
+    r.p99.toFixed(3),
+    r.cpuUs.toFixed(1),
+    '-',
+    '-',
+    (r.ops / raw.ops).toFixed(2),
+    (raw.cpuUs / r.cpuUs).toFixed(2),
+  ]
+}
+
 function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
 }
@@ -340,32 +356,17 @@ async function main(): Promise<void> {
             : ''
         if (raw !== undefined) {
           if (c === cases[0]) for (const x of rounds) if (x.raw) rawP256Cpu.push(x.raw.cpuUs)
-          rows.push([
-            c.name,
-            `raw crypto.sign, 1 thread (beside ${conns} conn)`,
-            raw.ops.toFixed(0),
-            raw.p50.toFixed(3),
-            raw.p99.toFixed(3),
-            raw.cpuUs.toFixed(1),
-            '-',
-            '-',
-            '1.00',
-            '1.00',
-          ])
+          rows.push(loopRow(c.name, `raw crypto.sign, 1 thread (beside ${conns} conn)`, raw, raw))
           results.push({ case: c.name, mode: 'raw', beside: conns, ...raw })
           if (primitive !== undefined) {
-            rows.push([
-              c.name,
-              `key server's primitive (addon EcSigner), 1 thread (beside ${conns} conn)`,
-              primitive.ops.toFixed(0),
-              primitive.p50.toFixed(3),
-              primitive.p99.toFixed(3),
-              primitive.cpuUs.toFixed(1),
-              '-',
-              '-',
-              (primitive.ops / raw.ops).toFixed(2),
-              (raw.cpuUs / primitive.cpuUs).toFixed(2),
-            ])
+            rows.push(
+              loopRow(
+                c.name,
+                `key server's primitive (addon EcSigner), 1 thread (beside ${conns} conn)`,
+                primitive,
+                raw,
+              ),
+            )
             results.push({ case: c.name, mode: 'primitive', beside: conns, ...primitive })
             ownPrimitive.push(
               `${c.name}, ${conns} conn: key server ÷ its own primitive (CPU) ${(primitive.cpuUs / cpuUs).toFixed(2)}`,

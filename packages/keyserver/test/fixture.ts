@@ -2,6 +2,7 @@
  * A complete key server on loopback for integration tests: a CA, a server
  * certificate, node certificates, an initialised keystore, and clients.
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -116,6 +117,80 @@ export async function startFixture(o: FixtureOptions = {}): Promise<Fixture> {
       for (const c of clients) await c.close()
       await server.close()
       rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** `outpost keyserver run` as a child process, and the CLI against it. */
+export interface KeyServerProcess {
+  readonly child: ChildProcess
+  readonly port: number
+  readonly configFile: string
+  /** What the process wrote to stderr so far. */
+  stderr(): string
+  /** `outpost keyserver ARGS --config FILE`; throws unless it exits 0; returns stdout. */
+  readonly cli: (...args: string[]) => string
+  /** Kills the process (SIGKILL); the caller's job in t.after. */
+  readonly kill: () => void
+}
+
+const MAIN = join(import.meta.dirname, '..', '..', 'cli', 'src', 'main.ts')
+
+/**
+ * Starts `outpost keyserver run` on the fixture's PKI and dev keystore (close the fixture's
+ * own server first; `devAutoUnseal` fixtures start unsealed), and waits for its port.
+ */
+export async function runKeyServerProcess(
+  f: Fixture,
+  name: string,
+  extraConfig: string[] = [],
+): Promise<KeyServerProcess> {
+  const c = f.config
+  const configFile = join(f.dir, `${name}.yaml`)
+  writeFileSync(
+    configFile,
+    [
+      `listen: 127.0.0.1:0`,
+      `metricsListen: "off"`,
+      `adminSocket: ${c.adminSocket!}`,
+      `tls: { certFile: ${c.tls.certFile}, keyFile: ${c.tls.keyFile}, caFile: ${c.tls.caFile} }`,
+      `keystore: { type: directory, dir: ${(c.keystore as { dir: string }).dir} }`,
+      `audit: { file: ${join(f.dir, `${name}-audit.jsonl`)} }`,
+      `dev: { autoUnseal: true }`,
+      ...extraConfig,
+      '',
+    ].join('\n'),
+  )
+  const child = spawn(process.execPath, [MAIN, 'keyserver', 'run', '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+      // Wait for both the banner and the JSON log line (they may arrive in separate chunks).
+      const m = /keyserver listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
+      if (m && stderr.includes('"key server started"')) resolve(Number(m[1]))
+    })
+    child.once('exit', (code) => {
+      reject(new Error(`exited ${code}: ${stderr}`))
+    })
+  })
+  return {
+    child,
+    port,
+    configFile,
+    stderr: () => stderr,
+    cli: (...args) => {
+      const r = spawnSync(process.execPath, [MAIN, 'keyserver', ...args, '--config', configFile], {
+        encoding: 'utf8',
+      })
+      if (r.status !== 0)
+        throw new Error(`keyserver ${args.join(' ')}: exit ${r.status}: ${r.stderr}`)
+      return r.stdout
+    },
+    kill: () => {
+      child.kill('SIGKILL')
     },
   }
 }

@@ -1,11 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { KeylessClient } from '@outpost/keyless'
 import { KEY_SERVER_NODE_FLAGS } from '../src/node-flags.ts'
-import { startFixture } from './fixture.ts'
+import { runKeyServerProcess, startFixture } from './fixture.ts'
 
 test('outpost keyserver run: the real binary serves, warns in dev mode, and stops on SIGTERM', async (t) => {
   // The fixture provides the PKI and an initialised dev keystore; its own server is closed first.
@@ -13,39 +11,12 @@ test('outpost keyserver run: the real binary serves, warns in dev mode, and stop
   t.after(() => f.cleanup())
   await f.server.close()
   const node = await f.node('edge-run')
-  const cfg = join(f.dir, 'keyserver.yaml')
-  const c = f.config
-  writeFileSync(
-    cfg,
-    [
-      `listen: 127.0.0.1:0`,
-      `metricsListen: "off"`,
-      `adminSocket: ${c.adminSocket!}`,
-      `tls: { certFile: ${c.tls.certFile}, keyFile: ${c.tls.keyFile}, caFile: ${c.tls.caFile} }`,
-      `keystore: { type: directory, dir: ${(c.keystore as { dir: string }).dir} }`,
-      `audit: { file: ${join(f.dir, 'run-audit.jsonl')} }`,
-      `dev: { autoUnseal: true }`,
-      `log: { level: info }`,
-      '',
-    ].join('\n'),
-  )
-  const main = join(import.meta.dirname, '..', '..', 'cli', 'src', 'main.ts')
-  const child = spawn(process.execPath, [main, 'keyserver', 'run', '--config', cfg], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const ks = await runKeyServerProcess(f, 'run', ['log: { level: info }'])
+  t.after(() => {
+    ks.kill()
   })
-  t.after(() => child.kill('SIGKILL'))
-  let stderr = ''
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-      // Wait for both the banner and the JSON log line (they may arrive in separate chunks).
-      const m = /keyserver listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
-      if (m && stderr.includes('"key server started"')) resolve(Number(m[1]))
-    })
-    child.once('exit', (code) => {
-      reject(new Error(`exited ${code}: ${stderr}`))
-    })
-  })
+  const { child, port } = ks
+  const stderr = ks.stderr()
   assert.match(stderr, /WARNING: dev\.autoUnseal is on/)
   // The launcher restarted itself in place (same PID) with the key server's V8 flags
   // (node-flags.ts): without them V8 goes into GC storms under load after an idle phase.

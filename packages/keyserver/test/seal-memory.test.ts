@@ -6,17 +6,15 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { scanProcessMemory } from '@outpost/custody/testing'
 import { KeylessClient, Op, skiOf } from '@outpost/keyless'
 import { SERVER_CERTIFICATE_VERIFY_PREFIX } from '../src/index.ts'
-import { startFixture } from './fixture.ts'
+import { runKeyServerProcess, startFixture } from './fixture.ts'
 
 const skip = process.platform !== 'linux' ? 'needs /proc/PID/mem' : false
-const main = join(import.meta.dirname, '..', '..', 'cli', 'src', 'main.ts')
 
 /** The private values of `key` to look for, each also byte-reversed (BIGNUM words on x86-64). */
 function needles(name: string, key: KeyObject): Record<string, Buffer> {
@@ -37,43 +35,12 @@ test('after seal, the key server process holds no private key bytes', { skip }, 
   t.after(() => f.cleanup())
   await f.server.close()
   const node = await f.node('edge-seal')
-  const c = f.config
-  const cfg = join(f.dir, 'keyserver.yaml')
-  writeFileSync(
-    cfg,
-    [
-      `listen: 127.0.0.1:0`,
-      `metricsListen: "off"`,
-      `adminSocket: ${c.adminSocket!}`,
-      `tls: { certFile: ${c.tls.certFile}, keyFile: ${c.tls.keyFile}, caFile: ${c.tls.caFile} }`,
-      `keystore: { type: directory, dir: ${(c.keystore as { dir: string }).dir} }`,
-      `audit: { file: ${join(f.dir, 'seal-audit.jsonl')} }`,
-      `dev: { autoUnseal: true }`,
-      '',
-    ].join('\n'),
-  )
-  const child = spawn(process.execPath, [main, 'keyserver', 'run', '--config', cfg], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+  const ks = await runKeyServerProcess(f, 'seal')
+  t.after(() => {
+    ks.kill()
   })
-  t.after(() => child.kill('SIGKILL'))
-  let stderr = ''
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-      const m = /keyserver listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
-      if (m && stderr.includes('"key server started"')) resolve(Number(m[1]))
-    })
-    child.once('exit', (code) => {
-      reject(new Error(`exited ${code}: ${stderr}`))
-    })
-  })
-  const cli = (...args: string[]): string => {
-    const r = spawnSync(process.execPath, [main, 'keyserver', ...args, '--config', cfg], {
-      encoding: 'utf8',
-    })
-    assert.equal(r.status, 0, r.stderr)
-    return r.stdout
-  }
+  const { port } = ks
+  const cli = (...args: string[]): string => ks.cli(...args)
 
   const keys = {
     'P-256': generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
@@ -120,7 +87,7 @@ test('after seal, the key server process holds no private key bytes', { skip }, 
   await client.close()
 
   // Positive control: unsealed, the process holds every key (so the needles are right).
-  const pid = child.pid ?? 0
+  const pid = ks.child.pid ?? 0
   const live = scanProcessMemory(pid, secrets)
   for (const name of Object.keys(keys))
     assert.ok(

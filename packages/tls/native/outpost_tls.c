@@ -713,21 +713,32 @@ static napi_value aead_new(napi_env env, napi_callback_info info) {
   return self;
 }
 
-/* The live context behind `self` for `what` (direction enc, or -1 for either); NULL after throwing. */
-static aead_t *aead_of(napi_env env, napi_value self, const char *what, int enc) {
+/* The native object behind `self` (a `cls` instance) for `what`, NULL after throwing: a
+   TypeError for another receiver, ERR_OUTPOST_TLS_FREED once free() has run (live(p) == 0). */
+static void *unwrap_live(napi_env env, napi_value self, const char *what, const char *cls,
+                         int (*live)(const void *)) {
   void *p = NULL;
   char msg[120];
   if (napi_unwrap(env, self, &p) != napi_ok || p == NULL) {
-    snprintf(msg, sizeof msg, "Cannot %s: receiver is not an Aead", what);
+    snprintf(msg, sizeof msg, "Cannot %s: receiver is not an %s", what, cls);
     throw_type(env, msg);
     return NULL;
   }
-  aead_t *a = p;
-  if (a->ctx == NULL) {
-    snprintf(msg, sizeof msg, "Cannot %s: the Aead is freed", what);
+  if (!live(p)) {
+    snprintf(msg, sizeof msg, "Cannot %s: the %s is freed", what, cls);
     napi_throw_error(env, "ERR_OUTPOST_TLS_FREED", msg);
     return NULL;
   }
+  return p;
+}
+
+static int aead_live(const void *p) { return ((const aead_t *)p)->ctx != NULL; }
+
+/* The live context behind `self` for `what` (direction enc, or -1 for either); NULL after throwing. */
+static aead_t *aead_of(napi_env env, napi_value self, const char *what, int enc) {
+  char msg[120];
+  aead_t *a = unwrap_live(env, self, what, "Aead", aead_live);
+  if (a == NULL) return NULL;
   if (enc >= 0 && a->enc != enc) {
     snprintf(msg, sizeof msg, "Cannot %s: the Aead was created for '%s'", what,
              a->enc ? "seal" : "open");
@@ -1181,19 +1192,10 @@ static napi_value ec_signer_new(napi_env env, napi_callback_info info) {
   return self;
 }
 
+static int ec_signer_live(const void *p) { return ((const ec_signer_t *)p)->ctx != NULL; }
+
 static ec_signer_t *ec_signer_of(napi_env env, napi_value self, const char *what) {
-  ec_signer_t *s = NULL;
-  if (napi_unwrap(env, self, (void **)&s) != napi_ok || s == NULL) {
-    throw_type(env, "Cannot use EcSigner: not an EcSigner");
-    return NULL;
-  }
-  if (s->ctx == NULL) {
-    char msg[120];
-    snprintf(msg, sizeof msg, "Cannot %s: the EcSigner was freed", what);
-    napi_throw_error(env, "ERR_OUTPOST_TLS_FREED", msg);
-    return NULL;
-  }
-  return s;
+  return unwrap_live(env, self, what, "EcSigner", ec_signer_live);
 }
 
 static napi_value ec_signer_sign(napi_env env, napi_callback_info info) {
