@@ -76,6 +76,8 @@ export class DecisionFeedClient {
   #decisions: readonly FeedDecision[] = []
   #running = false
   #abort: (() => void) | undefined
+  /** Ends the backoff sleep early (stop()). */
+  #wake: (() => void) | undefined
   #loop: Promise<void> | undefined
   readonly #first: Promise<void>
   #resolveFirst: () => void = () => undefined
@@ -109,9 +111,11 @@ export class DecisionFeedClient {
     return this.#first
   }
 
+  /** Stops polling at once (a backoff sleep too), so nothing keeps the TLS context alive. */
   async stop(): Promise<void> {
     this.#running = false
     this.#abort?.()
+    this.#wake?.()
     await this.#loop
     this.#agent.destroy()
   }
@@ -184,7 +188,14 @@ export class DecisionFeedClient {
       } catch (e) {
         if (this.#stopped()) break
         this.#o.onError?.(e as Error)
-        await new Promise((r) => setTimeout(r, backoff))
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, backoff)
+          this.#wake = () => {
+            clearTimeout(t)
+            r()
+          }
+        })
+        this.#wake = undefined
         backoff = Math.min(10_000, backoff * 2)
       }
     }

@@ -1,6 +1,8 @@
 /** DecisionFeedClient (the edge consumer) against a real control plane over mTLS. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createServer, type AddressInfo } from 'node:net'
+import { createSecureContext } from 'node:tls'
 import { DecisionFeedClient, type FeedDecision } from '../src/decision-feed-client.ts'
 import { startHarness } from './harness.ts'
 
@@ -73,4 +75,31 @@ test('DecisionFeedClient: snapshot, under-attack and bans within 1 s, local TTL 
   const s0 = performance.now()
   await client.stop()
   assert.ok(performance.now() - s0 < 1000)
+})
+
+test('DecisionFeedClient: stop() ends a backoff sleep at once (nothing keeps the TLS context alive)', async () => {
+  // A port nothing listens on: every poll fails, and the client sleeps 0.5, 1, 2 … s between.
+  const probe = createServer()
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+  const { port } = probe.address() as AddressInfo
+  await new Promise((r) => probe.close(r))
+  const errors: Error[] = []
+  const client = new DecisionFeedClient({
+    url: `https://127.0.0.1:${port}`,
+    cert: '',
+    ca: '',
+    secureContext: createSecureContext(),
+    onError: (e) => {
+      errors.push(e)
+    },
+  })
+  void client.start()
+  const end = Date.now() + 5000
+  while (errors.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
+  assert.ok(errors.length >= 2, 'polls failed and the client backed off')
+  await new Promise((r) => setTimeout(r, 50)) // now inside the 1 s sleep
+  const t0 = performance.now()
+  await client.stop()
+  const ms = performance.now() - t0
+  assert.ok(ms < 200, `stop() took ${ms.toFixed(0)} ms`)
 })

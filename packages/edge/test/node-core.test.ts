@@ -212,6 +212,8 @@ test(
     const needles: Record<string, Buffer> = {
       'identity DER': der,
       'identity scalar': d,
+      // OpenSSL's BIGNUM words (little-endian) of a live or unclearly freed EVP_PKEY.
+      'identity scalar (BIGNUM words)': Buffer.from(d).reverse(),
       'identity PEM body': pemBody,
       'cache key': cacheKey,
       ...stekNeedles,

@@ -125,7 +125,8 @@ interface Endpoint {
  */
 export class KeylessClient {
   readonly #endpoints: Endpoint[]
-  readonly #context: tls.SecureContext
+  /** Dropped by close(), so a closed client no longer keeps the key's TLS context alive. */
+  #context: tls.SecureContext | undefined
   readonly #minVersion: tls.SecureVersion
   readonly #maxVersion: tls.SecureVersion
   readonly #operationTimeoutMs: number
@@ -277,6 +278,7 @@ export class KeylessClient {
   /** Closes every connection and stops reconnecting; operations in flight fail with ERR_KEYLESS_CLOSED. */
   close(): Promise<void> {
     this.#closed = true
+    this.#context = undefined
     clearInterval(this.#healthTimer)
     for (const ep of this.#endpoints) {
       clearTimeout(ep.retryTimer)
@@ -330,6 +332,10 @@ export class KeylessClient {
 
   #connect(ep: Endpoint): Promise<ClientConnection> {
     if (ep.connecting !== undefined) return ep.connecting
+    const context = this.#context
+    if (context === undefined) {
+      return Promise.reject(new KeylessClosedError('Keyless client closed'))
+    }
     const { host, port, servername } = ep.address
     const p = new Promise<ClientConnection>((resolve, reject) => {
       const socket = tls.connect({
@@ -345,7 +351,7 @@ export class KeylessClient {
                 checkServerIdentity: (_h: string, cert: tls.PeerCertificate) =>
                   tls.checkServerIdentity(servername, cert),
               }),
-        secureContext: this.#context,
+        secureContext: context,
         minVersion: this.#minVersion,
         maxVersion: this.#maxVersion,
       })

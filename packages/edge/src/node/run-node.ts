@@ -75,14 +75,19 @@ const PLACEHOLDER_HOST = 'no-zones.outpost.invalid'
 const POOL = 'control'
 
 /**
- * A full garbage collection after a brick, so objects that hold copies of secrets outside our
+ * Full garbage collections after a brick, so objects that hold copies of secrets outside our
  * Buffers (OpenSSL contexts of closed TLS connections) are freed now; OpenSSL clears private
- * key material when it frees it.
+ * key material when it frees it. Three, a turn and 50 ms apart: a TLS context is freed only
+ * after the sockets that used it, whose native parts go in the weak callbacks of a collection.
  */
 function collectGarbage(): void {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as (() => void) | undefined
   gc?.()
+  setImmediate(() => {
+    gc?.()
+    setTimeout(() => gc?.(), 50).unref()
+  }).unref()
 }
 
 function sleep(ms: number): Promise<void> {
@@ -222,11 +227,12 @@ export function startNode(o: NodeRunOptions): RunningNode {
   })
 
   // Brick: the registry zeroises identity, STEKs and cache key first, then these run.
-  agent.secrets.onWipe('node-api', () => {
+  agent.secrets.onWipe('node-api', async () => {
     watchAbort.abort()
-    void sync?.stop()
+    const s = sync
     sync = undefined // with `api` (below): drops the TLS context that holds the identity key
     api?.close()
+    await s?.stop() // prompt: the decision feed's backoff sleep ends too
   })
   agent.secrets.onWipe('steks', () => {
     steks.close()
