@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { dirname } from 'node:path'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import { validateConfig, splitHostPort } from '@outpost/config'
+import { releaseDroppedSecrets } from '@outpost/tls'
 import { nodeIdentityFromCert } from '@outpost/pki'
 import pino, { type Logger } from 'pino'
 import { serveConnection, type PeerInfo } from './_keyless.ts'
@@ -30,7 +31,6 @@ import { RevocationList } from './revocations.ts'
 import { feedFromFiles } from './revocation-feed.ts'
 import { DirectoryKeystore, type ShareProgress } from './sealed-keystore.ts'
 import { Pkcs11Keystore } from './pkcs11-keystore.ts'
-import { releaseDroppedKeys } from './memory.ts'
 
 /** TLS 1.2 suites offered to existing keyless clients (gokeyless, C keyless). */
 export const TLS12_CIPHERS = 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384'
@@ -58,7 +58,7 @@ export interface KeyServer {
   /**
    * Wipes every key from memory (directory keystore): the keystore drops and zeroes its
    * keys at once (throws for keystores that cannot seal); the promise settles once what
-   * held them has been collected and the C heap trimmed (memory.ts).
+   * held them has been collected and the C heap trimmed (releaseDroppedSecrets, @outpost/tls).
    */
   seal(): Promise<void>
   /** Adds one share; unseals when the threshold is reached. */
@@ -392,7 +392,7 @@ export async function startKeyServer(
       seal() {
         requireDirectory('seal').seal()
         updateSealGauge()
-        return releaseDroppedKeys().then((trimmed) => {
+        return releaseDroppedSecrets().then((trimmed) => {
           log.warn({ heapTrimmed: trimmed }, 'keystore sealed: every key was wiped from memory')
         })
       },

@@ -21,8 +21,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
 import { createSecureContext } from 'node:tls'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import { releaseDroppedSecrets } from '@outpost/tls'
 import { CustodyAgent, type CustodyStatus } from '@outpost/custody'
 import { verifyBundle, type BundleZone } from '@outpost/control/node'
 import { skiOf } from '@outpost/keyless'
@@ -73,22 +72,6 @@ export interface RunningNode {
 const FINAL_REASONS = new Set(['operator_kill', 'revoked', 'tamper'])
 const PLACEHOLDER_HOST = 'no-zones.outpost.invalid'
 const POOL = 'control'
-
-/**
- * Full garbage collections after a brick, so objects that hold copies of secrets outside our
- * Buffers (OpenSSL contexts of closed TLS connections) are freed now; OpenSSL clears private
- * key material when it frees it. Three, a turn and 50 ms apart: a TLS context is freed only
- * after the sockets that used it, whose native parts go in the weak callbacks of a collection.
- */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc')
-  const gc = runInNewContext('gc') as (() => void) | undefined
-  gc?.()
-  setImmediate(() => {
-    gc?.()
-    setTimeout(() => gc?.(), 50).unref()
-  }).unref()
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms)) // ref: a sealed node waits for approval
@@ -248,7 +231,9 @@ export function startNode(o: NodeRunOptions): RunningNode {
       await e.close(0)
     }
     api = undefined
-    setTimeout(collectGarbage, 100).unref()
+    // What held copies of secrets outside our Buffers (OpenSSL contexts of closed TLS
+    // connections, node's read buffers): collected and trimmed now, not some time later.
+    setTimeout(() => void releaseDroppedSecrets(), 100).unref()
   })
 
   let applying: Promise<void> = Promise.resolve()
