@@ -7,7 +7,9 @@ import { sealForTransport, TransportKeys } from './admin-transport.ts'
 const ROUTE = 'POST /v1/unseal'
 
 async function sealTo(t: TransportKeys, payload: Uint8Array, route = ROUTE) {
-  return sealForTransport(route, payload, (pub) => Promise.resolve(t.offer(pub)))
+  const s = await sealForTransport(route, payload, (pub) => Promise.resolve(t.offer(pub)))
+  assert.ok(s, 'the offer was taken')
+  return s
 }
 
 test('a sealed payload opens once, for its route, to the same bytes', async () => {

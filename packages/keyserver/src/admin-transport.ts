@@ -20,6 +20,7 @@
  * only the key server's user can connect in the first place.
  */
 import {
+  type KeyObject,
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
@@ -39,7 +40,7 @@ const TAG = 16
 // SubjectPublicKeyInfo of an X25519 key, without the 32 key bytes (RFC 8410 §4).
 const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex')
 
-function x25519Public(raw: Uint8Array): ReturnType<typeof createPublicKey> {
+function x25519Public(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) {
     throw new KeyServerError(
       'ERR_KEYSERVER_ADMIN',
@@ -49,31 +50,43 @@ function x25519Public(raw: Uint8Array): ReturnType<typeof createPublicKey> {
   return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
 }
 
-function rawPublic(key: ReturnType<typeof createPublicKey>): Buffer {
+function rawPublic(key: KeyObject): Buffer {
   return key.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length)
 }
 
-/** ECDH with a fresh key pair, then HKDF; returns the key (off the V8 heap) and our public key. */
-function agree(peer: Uint8Array): { key: Uint8Array; publicKey: Buffer } {
-  const peerKey = x25519Public(peer)
-  const { privateKey, publicKey } = generateKeyPairSync('x25519')
+/**
+ * The transport key both sides derive: HKDF-SHA256 of the X25519 secret between
+ * `privateKey` and `peer`, salted with client public ‖ server public (off the V8 heap).
+ */
+function transportKey(
+  privateKey: KeyObject,
+  peer: Uint8Array,
+  clientPublic: Uint8Array,
+  serverPublic: Uint8Array,
+): Uint8Array {
   let secret: Buffer
   try {
-    secret = diffieHellman({ privateKey, publicKey: peerKey })
+    secret = diffieHellman({ privateKey, publicKey: x25519Public(peer) })
   } catch (e) {
+    if (e instanceof KeyServerError) throw e
     throw new KeyServerError(
       'ERR_KEYSERVER_ADMIN',
       'Cannot open transport: not a usable X25519 public key',
       { cause: e },
     )
   }
-  const ours = rawPublic(publicKey)
   try {
-    const key = new Uint8Array(hkdfSync('sha256', secret, Buffer.concat([peer, ours]), INFO, 32))
-    return { key, publicKey: ours }
+    const salt = Buffer.concat([clientPublic, serverPublic])
+    return new Uint8Array(hkdfSync('sha256', secret, salt, INFO, 32))
   } finally {
     secret.fill(0)
   }
+}
+
+/** A fresh X25519 key pair and its raw public key. */
+function keyPair(): { privateKey: KeyObject; raw: Buffer } {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519')
+  return { privateKey, raw: rawPublic(publicKey) }
 }
 
 function aadOf(route: string): Buffer {
@@ -98,10 +111,11 @@ export class TransportKeys {
         `Cannot open transport: ${MAX_PENDING} transport keys are already pending`,
       )
     }
-    const { key, publicKey } = agree(clientPublic)
+    const ours = keyPair()
+    const key = transportKey(ours.privateKey, clientPublic, clientPublic, ours.raw)
     const id = toHex(randomBytes(16))
     this.#pending.set(id, { key, expires: this.#now() + TTL_MS })
-    return { id, publicKey: publicKey.toString('base64') }
+    return { id, publicKey: ours.raw.toString('base64') }
   }
 
   /** Step 4: opens `body` sent to `route` under the key `id` (used once, then zeroed). */
@@ -158,20 +172,19 @@ export class TransportKeys {
 
 /**
  * Client side of steps 1 and 3: `offer` posts our public key and returns the server's
- * answer; the result is the header value and the sealed body for `route`.
+ * answer (undefined: refused, and so is this); the result is the header value and the
+ * sealed body for `route`.
  */
 export async function sealForTransport(
   route: string,
   payload: Uint8Array,
-  offer: (clientPublic: Buffer) => Promise<{ id: string; publicKey: string }>,
-): Promise<{ id: string; body: Buffer }> {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519')
-  const ours = rawPublic(publicKey)
-  const answer = await offer(ours)
+  offer: (clientPublic: Buffer) => Promise<{ id: string; publicKey: string } | undefined>,
+): Promise<{ id: string; body: Buffer } | undefined> {
+  const ours = keyPair()
+  const answer = await offer(ours.raw)
+  if (answer === undefined) return undefined
   const theirs = Buffer.from(answer.publicKey, 'base64')
-  const secret = diffieHellman({ privateKey, publicKey: x25519Public(theirs) })
-  const key = new Uint8Array(hkdfSync('sha256', secret, Buffer.concat([ours, theirs]), INFO, 32))
-  secret.fill(0)
+  const key = transportKey(ours.privateKey, theirs, ours.raw, theirs)
   try {
     const nonce = randomBytes(NONCE)
     const k = await webcrypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt'])

@@ -238,14 +238,10 @@ export async function sealedAdminRequest(
   const sealed = await sealForTransport(`${method} ${path}`, secret, async (clientPublic) => {
     const r = await adminRequest(socketPath, 'POST', '/v1/transport', clientPublic)
     const b = r.body as { id?: unknown; publicKey?: unknown }
-    if (r.status !== 200 || typeof b.id !== 'string' || typeof b.publicKey !== 'string') {
-      refused = r
-      throw new Error('transport refused')
-    }
-    return { id: b.id, publicKey: b.publicKey }
-  }).catch((e: unknown) => {
-    if (refused !== undefined) return undefined
-    throw e
+    if (r.status === 200 && typeof b.id === 'string' && typeof b.publicKey === 'string')
+      return { id: b.id, publicKey: b.publicKey }
+    refused = r
+    return undefined
   })
   if (sealed === undefined) return refused as AdminResponse
   return adminRequest(socketPath, method, path, sealed.body, {

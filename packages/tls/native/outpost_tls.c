@@ -279,6 +279,20 @@ static void sha_final(size_t hlen, sha_t *c, uint8_t *out) {
   OPENSSL_cleanse(c, sizeof *c);
 }
 
+/* SHA-256 (hlen 32) or SHA-384 (48) of d[0, n) into out[0, hlen): OpenSSL's low-level
+   functions, or EVP in FIPS mode (the validated provider). 1 on success. */
+static int sha_once(size_t hlen, const uint8_t *d, size_t n, uint8_t *out) {
+  if (fips_mode) {
+    unsigned int len = 0;
+    return EVP_Digest(d, n, out, &len, hlen == 32 ? sha256 : sha384, NULL) == 1 && len == hlen;
+  }
+  sha_t c;
+  sha_init(hlen, &c);
+  sha_update(hlen, &c, d, n);
+  sha_final(hlen, &c, out);
+  return 1;
+}
+
 /* HMAC's padded key K ^ pad for one block (RFC 2104 §2). */
 static void hmac_pad(size_t block, const uint8_t *k, uint8_t x, uint8_t *pad) {
   for (size_t i = 0; i < block; i++) pad[i] = k[i] ^ x;
@@ -300,10 +314,7 @@ static int hmac_compute(size_t hlen, const uint8_t *key, size_t klen, const uint
   if (!fips_mode) {
     sha_t c;
     if (klen > block) {
-      /* A key longer than the block is hashed first (RFC 2104 §2). */
-      sha_init(hlen, &c);
-      sha_update(hlen, &c, key, klen);
-      sha_final(hlen, &c, k);
+      sha_once(hlen, key, klen, k); /* a key longer than the block is hashed first (§2) */
     } else if (klen > 0) {
       memcpy(k, key, klen);
     }
@@ -321,8 +332,7 @@ static int hmac_compute(size_t hlen, const uint8_t *key, size_t klen, const uint
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     ok = ctx != NULL;
     if (ok && klen > block) {
-      ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, key, klen) == 1 &&
-           EVP_DigestFinal_ex(ctx, k, &n) == 1;
+      ok = sha_once(hlen, key, klen, k);
     } else if (ok && klen > 0) {
       memcpy(k, key, klen);
     }
@@ -1104,7 +1114,6 @@ static napi_value mlkem768_encapsulate(napi_env env, napi_callback_info info) {
 typedef struct {
   EVP_PKEY *key;
   EVP_PKEY_CTX *ctx;
-  size_t field_bytes;
   size_t max_sig;
 } ec_signer_t;
 
@@ -1167,7 +1176,6 @@ static napi_value ec_signer_new(napi_env env, napi_callback_info info) {
   }
   ec_signer_t *s = OPENSSL_zalloc(sizeof *s);
   if (s == NULL) return throw_openssl(env, "Cannot create EcSigner: out of memory");
-  s->field_bytes = field;
   s->key = ec_key_from(field == 32 ? "prime256v1" : "secp384r1", &d, &q);
   int size = s->key != NULL ? EVP_PKEY_get_size(s->key) : 0;
   s->ctx = s->key != NULL ? EVP_PKEY_CTX_new_from_pkey(NULL, s->key, NULL) : NULL;
@@ -1217,19 +1225,10 @@ static napi_value ec_signer_sign(napi_env env, napi_callback_info info) {
   const uint8_t *tbs = data.data;
   size_t tbs_len = data.length;
   if (h != 0) {
-    unsigned int n = 0;
-    if (fips_mode) {
-      if (EVP_Digest(data.data, data.length, digest, &n, h == 32 ? sha256 : sha384, NULL) != 1)
-        return throw_openssl(env, "Cannot sign: digest failed");
-    } else {
-      sha_t c;
-      sha_init((size_t)h, &c);
-      sha_update((size_t)h, &c, data.data, data.length);
-      sha_final((size_t)h, &c, digest);
-      n = (unsigned int)h;
-    }
+    if (!sha_once((size_t)h, data.data, data.length, digest))
+      return throw_openssl(env, "Cannot sign: digest failed");
     tbs = digest;
-    tbs_len = n;
+    tbs_len = (size_t)h;
   } else if (tbs_len == 0 || tbs_len > 64) {
     return throw_range(env, "Cannot sign: a digest must be 1 to 64 bytes");
   }
@@ -1309,6 +1308,11 @@ NAPI_MODULE_INIT() {
       {"aeadSealOnce", aead_seal_once},
       {"aeadOpenOnce", aead_open_once},
       {"hmac", hmac},
+      {"x25519", x25519},
+      {"mlkem768Encapsulate", mlkem768_encapsulate},
+#ifdef __GLIBC__
+      {"mallocTrim", malloc_trim_now},
+#endif
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     if (napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].cb, NULL,
@@ -1316,22 +1320,6 @@ NAPI_MODULE_INIT() {
         napi_set_named_property(env, exports, functions[i].name, fn) != napi_ok) {
       return NULL;
     }
-  }
-#ifdef __GLIBC__
-  if (napi_create_function(env, "mallocTrim", NAPI_AUTO_LENGTH, malloc_trim_now, NULL, &fn) !=
-          napi_ok ||
-      napi_set_named_property(env, exports, "mallocTrim", fn) != napi_ok) {
-    return NULL;
-  }
-#endif
-  if (napi_create_function(env, "x25519", NAPI_AUTO_LENGTH, x25519, NULL, &fn) != napi_ok ||
-      napi_set_named_property(env, exports, "x25519", fn) != napi_ok) {
-    return NULL;
-  }
-  if (napi_create_function(env, "mlkem768Encapsulate", NAPI_AUTO_LENGTH, mlkem768_encapsulate,
-                           NULL, &fn) != napi_ok ||
-      napi_set_named_property(env, exports, "mlkem768Encapsulate", fn) != napi_ok) {
-    return NULL;
   }
   /* The hash* functions only outside FIPS mode (they bypass the provider). */
   if (!fips_mode) {

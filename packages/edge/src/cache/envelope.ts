@@ -118,7 +118,7 @@ export class AesGcmEnvelope implements Envelope {
       this.#once.seal(key, nonce, aadOf(cacheKey), plaintext, out, HEAD)
       return out
     }
-    const c = createCipheriv('aes-256-gcm', key, out.subarray(MAGIC.length + GEN, HEAD))
+    const c = createCipheriv('aes-256-gcm', key, nonce)
     c.setAAD(aadOf(cacheKey))
     let at = HEAD
     at += c.update(plaintext).copy(out, at)
@@ -133,20 +133,14 @@ export class AesGcmEnvelope implements Envelope {
     if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
     const key = this.#keyFor(buf.readUInt32BE(MAGIC.length))
     if (key === undefined) return undefined
+    const nonce = buf.subarray(MAGIC.length + GEN, HEAD)
     if (this.#once !== undefined) {
       const body = Buffer.allocUnsafe(buf.length - HEAD - TAG)
-      const ok = this.#once.open(
-        key,
-        buf.subarray(MAGIC.length + GEN, HEAD),
-        aadOf(cacheKey),
-        buf.subarray(HEAD),
-        body,
-        0,
-      )
+      const ok = this.#once.open(key, nonce, aadOf(cacheKey), buf.subarray(HEAD), body, 0)
       return ok ? body : undefined
     }
     try {
-      const d = createDecipheriv('aes-256-gcm', key, buf.subarray(MAGIC.length + GEN, HEAD))
+      const d = createDecipheriv('aes-256-gcm', key, nonce)
       d.setAAD(aadOf(cacheKey))
       d.setAuthTag(buf.subarray(buf.length - TAG))
       const body = d.update(buf.subarray(HEAD, buf.length - TAG))

@@ -7,6 +7,7 @@
  * Undefined when the addon is not loaded: the key server then signs with node:crypto
  * (content) and @noble/curves (digests).
  */
+import { Slabs } from '../slab.ts'
 import { native, type NativeEcSigner } from './native.ts'
 
 export interface EcSigner {
@@ -18,13 +19,19 @@ export interface EcSigner {
   free(): void
 }
 
+/**
+ * Signatures (public, at most 104 bytes) are written into pieces of shared slabs: an array
+ * of their own each would be an ArrayBuffer (a malloc) per signature.
+ */
+const signatureSlabs = new Slabs(256)
+
 class NativeSigner implements EcSigner {
   readonly #s: NativeEcSigner
   constructor(s: NativeEcSigner) {
     this.#s = s
   }
   #sign(hashLength: 0 | 32 | 48, data: Uint8Array): Uint8Array {
-    const out = new Uint8Array(this.#s.maxSignatureBytes)
+    const out = signatureSlabs.take(this.#s.maxSignatureBytes)
     return out.subarray(0, this.#s.sign(hashLength, data, out, 0))
   }
   signContent(hash: 'sha256' | 'sha384', content: Uint8Array): Uint8Array {

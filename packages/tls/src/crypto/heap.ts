@@ -16,11 +16,8 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { native } from './native.ts'
 
-const trim = native?.mallocTrim
-
 /** glibc malloc_trim(0) on the addon; undefined without the addon or glibc. */
-export const trimNativeHeap: (() => boolean) | undefined =
-  trim === undefined ? undefined : () => trim()
+export const trimNativeHeap: (() => boolean) | undefined = native?.mallocTrim
 
 let collect: (() => void) | undefined
 
