@@ -1301,38 +1301,30 @@ NAPI_MODULE_INIT() {
       napi_set_named_property(env, exports, "EcSigner", cls) != napi_ok) {
     return NULL;
   }
+  /* The hash* functions are not exported in FIPS mode (they bypass the provider). */
   const struct {
     const char *name;
     napi_callback cb;
+    int in_fips;
   } functions[] = {
-      {"aeadSealOnce", aead_seal_once},
-      {"aeadOpenOnce", aead_open_once},
-      {"hmac", hmac},
-      {"x25519", x25519},
-      {"mlkem768Encapsulate", mlkem768_encapsulate},
+      {"aeadSealOnce", aead_seal_once, 1},
+      {"aeadOpenOnce", aead_open_once, 1},
+      {"hmac", hmac, 1},
+      {"x25519", x25519, 1},
+      {"mlkem768Encapsulate", mlkem768_encapsulate, 1},
 #ifdef __GLIBC__
-      {"mallocTrim", malloc_trim_now},
+      {"mallocTrim", malloc_trim_now, 1},
 #endif
+      {"hashInit", hash_init, 0},
+      {"hashUpdate", hash_update, 0},
+      {"hashDigest", hash_digest, 0},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+    if (fips_mode && !functions[i].in_fips) continue;
     if (napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].cb, NULL,
                              &fn) != napi_ok ||
         napi_set_named_property(env, exports, functions[i].name, fn) != napi_ok) {
       return NULL;
-    }
-  }
-  /* The hash* functions only outside FIPS mode (they bypass the provider). */
-  if (!fips_mode) {
-    const struct {
-      const char *name;
-      napi_callback cb;
-    } hashes[] = {{"hashInit", hash_init}, {"hashUpdate", hash_update}, {"hashDigest", hash_digest}};
-    for (size_t i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
-      if (napi_create_function(env, hashes[i].name, NAPI_AUTO_LENGTH, hashes[i].cb, NULL, &fn) !=
-              napi_ok ||
-          napi_set_named_property(env, exports, hashes[i].name, fn) != napi_ok) {
-        return NULL;
-      }
     }
   }
   napi_value state_len;
