@@ -39,8 +39,7 @@ test('after seal, the key server process holds no private key bytes', { skip }, 
   t.after(() => {
     ks.kill()
   })
-  const { port } = ks
-  const cli = (...args: string[]): string => ks.cli(...args)
+  const { port, cli } = ks
 
   const keys = {
     'P-256': generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,

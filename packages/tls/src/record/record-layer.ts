@@ -106,7 +106,7 @@ class HalfConn {
     this.#install()
   }
 
-  /** Moves to application_traffic_secret_N+1 (RFC 8446 §7.2); the old context is freed. */
+  /** Moves to application_traffic_secret_N+1 (RFC 8446 §7.2); the old key is gone (as for rekey). */
   update(): void {
     const next = nextTrafficSecret(this.suite, this.#trafficSecret)
     this.#trafficSecret.fill(0)
